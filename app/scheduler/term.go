@@ -1,0 +1,353 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pink-scheduler/pink/domain"
+	"github.com/pink-scheduler/pink/ports"
+)
+
+// jobEntry is the term's copy of one job.
+type jobEntry struct {
+	job   domain.Job
+	sched *domain.Schedule
+	// last is the newest nominal time recorded (fired or skipped).
+	last time.Time
+	// rr is the job's round-robin counter.
+	rr uint64
+}
+
+// term is one term of leadership: its state lives and dies with it, so a
+// new term always starts from the store's truth.
+type term struct {
+	s     *Scheduler
+	cfg   *Config
+	log   *slog.Logger
+	fence ports.Fence
+
+	jobs   map[string]*jobEntry
+	scheds map[string]*domain.Schedule // parsed schedules by Job.ScheduleKey
+	plan   *planner
+	v      *view
+	batch  []ports.FireWrite
+
+	dispatchDirty bool      // pending runs may have become dispatchable
+	nextSweep     time.Time // next timeout check
+	nextPrune     time.Time
+}
+
+func newTerm(s *Scheduler, l ports.Leadership) *term {
+	return &term{
+		s: s, cfg: &s.cfg, fence: l.Fence(),
+		log:  s.log.With("token", l.Fence().Token),
+		jobs: make(map[string]*jobEntry), scheds: make(map[string]*domain.Schedule),
+		plan: newPlanner(), v: newView(),
+	}
+}
+
+func (t *term) now() time.Time { return t.cfg.Clock.Now() }
+
+// run loads the state, catches up, then serves until ctx ends or a write is
+// refused.
+func (t *term) run(ctx context.Context) error {
+	start := t.now()
+	jobsRev, err := t.cfg.Jobs.ScanJobs(ctx, func(j domain.Job) error {
+		t.putJob(j, false)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load jobs: %w", err)
+	}
+	last, err := t.cfg.Fires.LastFires(ctx)
+	if err != nil {
+		return fmt.Errorf("load last fires: %w", err)
+	}
+	runsRev, err := t.cfg.Runs.ScanActiveRuns(ctx, func(r domain.Run) error {
+		t.v.putRun(r)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load runs: %w", err)
+	}
+	ws, workersRev, err := t.cfg.Workers.ListWorkers(ctx, "")
+	if err != nil {
+		return fmt.Errorf("load workers: %w", err)
+	}
+	for _, w := range ws {
+		t.v.putWorker(w)
+	}
+	jobsCh := t.cfg.Jobs.WatchJobs(ctx, jobsRev)
+	runsCh := t.cfg.Runs.WatchRuns(ctx, runsRev)
+	workersCh := t.cfg.Workers.WatchWorkers(ctx, "", workersRev)
+
+	// Catch up every active job from its last record.
+	now := t.now()
+	for id, e := range t.jobs {
+		e.last = last[id]
+		if e.job.State == domain.JobActive {
+			if err := t.planJob(ctx, e, now, true); err != nil {
+				return err
+			}
+		}
+	}
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
+	// Runs whose worker died while no leader was watching.
+	for _, r := range t.orphans() {
+		if err := t.loseRun(ctx, r, "worker not registered when the leader took over"); err != nil {
+			return err
+		}
+	}
+	t.dispatchDirty = true
+	t.nextPrune = now
+	t.log.Info("leader ready", "jobs", len(t.jobs), "planned", t.plan.len(),
+		"active_runs", len(t.v.runs), "workers", len(t.v.workers), "took", t.now().Sub(start))
+
+	timer := t.cfg.Clock.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if err := t.tick(ctx); err != nil {
+			return err
+		}
+		t.s.setStatus(func(st *Status) { st.PlannedJobs = t.plan.len() })
+		timer.Reset(t.sleepFor())
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C():
+		case ev, ok := <-jobsCh:
+			if !ok {
+				return ctx.Err()
+			}
+			if err := t.onJob(ctx, ev); err != nil {
+				return err
+			}
+		case ev, ok := <-runsCh:
+			if !ok {
+				return ctx.Err()
+			}
+			if err := t.onRun(ev); err != nil {
+				return err
+			}
+		case ev, ok := <-workersCh:
+			if !ok {
+				return ctx.Err()
+			}
+			if err := t.onWorker(ctx, ev); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// tick does everything that is due: fires, dispatch of pending runs,
+// timeouts and pruning.
+func (t *term) tick(ctx context.Context) error {
+	now := t.now()
+	for {
+		due := t.plan.due(now, t.cfg.BatchSize)
+		if len(due) == 0 {
+			break
+		}
+		for _, d := range due {
+			e := t.jobs[d.jobID]
+			if e == nil || e.job.State != domain.JobActive {
+				continue
+			}
+			if err := t.onDue(ctx, e, d.at, now); err != nil {
+				return err
+			}
+		}
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
+	}
+	if t.dispatchDirty || t.retryDue(now) {
+		t.dispatchDirty = false
+		if err := t.dispatchPending(ctx, now); err != nil {
+			return err
+		}
+	}
+	if !now.Before(t.nextSweep) {
+		if err := t.sweepTimeouts(ctx, now); err != nil {
+			return err
+		}
+		t.nextSweep = now.Add(time.Second)
+	}
+	if !now.Before(t.nextPrune) {
+		runs, fires, err := t.cfg.Runs.Prune(ctx, t.fence, t.cfg.Retention, now)
+		if err != nil {
+			return fmt.Errorf("prune: %w", err)
+		}
+		if runs+fires > 0 {
+			t.log.Info("pruned history", "runs", runs, "fires", fires)
+		}
+		t.nextPrune = now.Add(t.cfg.PruneInterval)
+	}
+	return nil
+}
+
+// retryDue reports whether a pending run's backoff has ended.
+func (t *term) retryDue(now time.Time) bool {
+	for id := range t.v.pending {
+		if !t.v.runs[id].NotBefore.After(now) {
+			return true
+		}
+	}
+	return false
+}
+
+// sleepFor returns how long the loop may wait before the next due work.
+func (t *term) sleepFor() time.Duration {
+	now := t.now()
+	wake := t.nextPrune
+	consider := func(at time.Time) {
+		if !at.IsZero() && at.Before(wake) {
+			wake = at
+		}
+	}
+	if at, ok := t.plan.next(); ok {
+		consider(at)
+	}
+	consider(t.v.earliestNotBefore(now))
+	if len(t.v.runs) > 0 {
+		consider(t.nextSweep)
+	}
+	d := wake.Sub(now)
+	if d < 0 {
+		d = 0
+	}
+	return d
+}
+
+// schedule returns the parsed schedule of j, from the cache.
+func (t *term) schedule(j *domain.Job) (*domain.Schedule, error) {
+	k := j.ScheduleKey()
+	if s, ok := t.scheds[k]; ok {
+		return s, nil
+	}
+	s, err := domain.ParseSchedule(j.Schedule, j.Timezone)
+	if err != nil {
+		return nil, err
+	}
+	t.scheds[k] = s
+	return s, nil
+}
+
+// putJob records a job's new value. It reports whether its plan must be
+// recomputed (schedule, zone, state or PlanFrom changed).
+func (t *term) putJob(j domain.Job, replan bool) (*jobEntry, bool) {
+	sched, err := t.schedule(&j)
+	if err != nil {
+		// Stores only hold validated jobs; a schedule this binary cannot
+		// parse (written by a newer version?) is logged and ignored.
+		t.log.Error("job has an invalid schedule; not planning it", "job", j.ID, "err", err)
+		t.plan.remove(j.ID)
+		delete(t.jobs, j.ID)
+		return nil, false
+	}
+	old, ok := t.jobs[j.ID]
+	if !ok {
+		e := &jobEntry{job: j, sched: sched}
+		t.jobs[j.ID] = e
+		return e, true
+	}
+	changed := old.job.ScheduleKey() != j.ScheduleKey() || old.job.State != j.State ||
+		!old.job.PlanFrom.Equal(j.PlanFrom)
+	old.job, old.sched = j, sched
+	return old, changed
+}
+
+// planJob catches a job up from its last record (or PlanFrom) to now and
+// plans its next fire.
+func (t *term) planJob(ctx context.Context, e *jobEntry, now time.Time, takeover bool) error {
+	since := e.last
+	if from := e.job.PlanFrom.Add(-time.Nanosecond); from.After(since) {
+		since = from
+	}
+	if since.Before(now) {
+		cu := domain.PlanCatchUp(e.sched, since, now, e.job.Misfire)
+		if n := len(cu.Skip) + summaryCount(cu.Summary); n > 0 {
+			t.log.Warn("missed fires recorded as skipped", "job", e.job.ID, "count", n,
+				"policy", e.job.Misfire.Policy, "window", e.job.Misfire.Window, "takeover", takeover)
+			t.notify(ctx, ports.Alert{Kind: "fires_skipped", JobID: e.job.ID, Group: e.job.Group, At: now,
+				Message: fmt.Sprintf("%d fire(s) missed and skipped (misfire policy %s, window %s)", n, e.job.Misfire.Policy, e.job.Misfire.Window)})
+		}
+		for _, at := range cu.Skip {
+			t.addSkip(e, at, domain.SkipMisfire+": missed while no leader could fire it", nil, now)
+		}
+		if cu.Summary != nil {
+			t.addSkip(e, cu.Summary.First, domain.SkipMisfire+": missed while no leader could fire it", cu.Summary, now)
+		}
+		for _, at := range cu.Fire {
+			if err := t.fireDue(ctx, e, at, now); err != nil {
+				return err
+			}
+			if len(t.batch) >= t.cfg.BatchSize {
+				if err := t.flush(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		if len(t.batch) >= t.cfg.BatchSize {
+			if err := t.flush(ctx); err != nil {
+				return err
+			}
+		}
+		since = now
+	}
+	if at, ok := e.sched.Next(since); ok {
+		t.plan.set(e.job.ID, at)
+	} else {
+		t.plan.remove(e.job.ID)
+	}
+	return nil
+}
+
+func summaryCount(s *domain.SkipSummary) int {
+	if s == nil {
+		return 0
+	}
+	return s.Count
+}
+
+// flush writes the batched fires, fenced. A refused fence ends the term.
+func (t *term) flush(ctx context.Context) error {
+	if len(t.batch) == 0 {
+		return nil
+	}
+	batch := t.batch
+	t.batch = nil
+	created, err := t.cfg.Fires.CreateFires(ctx, t.fence, batch)
+	if err != nil {
+		return fmt.Errorf("record %d fires: %w", len(batch), err)
+	}
+	n := int64(0)
+	for i, w := range batch {
+		if i < len(created) && !created[i] {
+			t.log.Debug("fire already recorded", "fire", w.Fire.ID)
+			continue
+		}
+		n++
+		for _, r := range w.Runs {
+			t.v.putRun(r)
+		}
+	}
+	t.s.setStatus(func(st *Status) { st.Fired += n })
+	return nil
+}
+
+// notify sends an alert; failures are logged, never fatal.
+func (t *term) notify(ctx context.Context, a ports.Alert) {
+	if t.cfg.Notifier == nil {
+		return
+	}
+	if err := t.cfg.Notifier.Notify(ctx, a); err != nil && !errors.Is(err, context.Canceled) {
+		t.log.Warn("alert not delivered", "kind", a.Kind, "err", err)
+	}
+}
