@@ -118,11 +118,11 @@ func succeed(domain.Run) (time.Duration, domain.RunState, string) {
 	return 0, domain.RunSucceeded, ""
 }
 
-// worker is a minimal worker playing by the RunStore contract: it starts
+// testWorker is a minimal worker playing by the RunStore contract: it starts
 // the runs assigned to it, "runs" them for the behaviour's duration and
 // reports. It stands in for app/worker so these tests depend on the
 // scheduler and the store only.
-type worker struct {
+type testWorker struct {
 	id    string
 	lease ports.Lease
 	stop  context.CancelFunc
@@ -132,7 +132,7 @@ type worker struct {
 	started []string // run IDs with attempt, "id#n"
 }
 
-func (e *env) startWorker(id string, b behaviour, mutate ...func(*domain.Worker)) *worker {
+func (e *env) startWorker(id string, b behaviour, mutate ...func(*domain.Worker)) *testWorker {
 	e.t.Helper()
 	w := domain.Worker{ID: id, Group: "g", Capacity: 100, StartedAt: time.Now()}
 	for _, m := range mutate {
@@ -141,7 +141,7 @@ func (e *env) startWorker(id string, b behaviour, mutate ...func(*domain.Worker)
 	lease, err := e.mem.RegisterWorker(e.ctx, w, 5*time.Second)
 	require.NoError(e.t, err)
 	ctx, cancel := context.WithCancel(e.ctx)
-	tw := &worker{id: id, lease: lease, stop: cancel, done: make(chan struct{})}
+	tw := &testWorker{id: id, lease: lease, stop: cancel, done: make(chan struct{})}
 	runs, rev, err := e.mem.ListAssigned(ctx, "g", id)
 	require.NoError(e.t, err)
 	ch := e.mem.WatchAssigned(ctx, "g", id, rev)
@@ -205,13 +205,13 @@ func (e *env) startWorker(id string, b behaviour, mutate ...func(*domain.Worker)
 
 // crash kills the worker process: it stops working and its lease expires
 // one TTL later.
-func (e *env) crash(w *worker) {
+func (e *env) crash(w *testWorker) {
 	w.stop()
 	<-w.done
 	require.NoError(e.t, e.mem.StopKeepAlive(w.lease))
 }
 
-func (w *worker) startedRuns() []string {
+func (w *testWorker) startedRuns() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.started)
