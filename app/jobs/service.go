@@ -167,15 +167,22 @@ func (s *Service) ResumeJob(ctx context.Context, id string) (domain.Job, error) 
 	return s.setState(ctx, id, domain.JobActive)
 }
 
+// errUnchanged stops an update that would change nothing.
+var errUnchanged = errors.New("unchanged")
+
 func (s *Service) setState(ctx context.Context, id string, st domain.JobState) (domain.Job, error) {
 	now := s.now()
-	return s.cfg.Jobs.UpdateJob(ctx, id, func(j *domain.Job) error {
+	j, err := s.cfg.Jobs.UpdateJob(ctx, id, func(j *domain.Job) error {
 		if j.State == st {
-			return nil
+			return errUnchanged
 		}
 		j.State, j.UpdatedAt, j.PlanFrom = st, now, now
 		return nil
 	})
+	if errors.Is(err, errUnchanged) {
+		return s.cfg.Jobs.GetJob(ctx, id)
+	}
+	return j, err
 }
 
 // DeleteJob removes a job; the leader deletes its pending runs.
