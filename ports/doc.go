@@ -15,7 +15,9 @@
 //   - Values passed in are not retained; values returned are copies the
 //     caller may change.
 //   - Watch channels deliver events in revision order, without gaps or
-//     repeats, and are closed when the context is done. An event whose Err
+//     repeats, and are closed when the context is done. A watch "after
+//     revision" r delivers the changes with revisions greater than r; the
+//     revision a Scan or List returns is the one to pass. An event whose Err
 //     is set is the last one before the channel closes; domain.ErrCompacted
 //     there means "re-read everything and watch again".
 package ports

@@ -31,8 +31,10 @@ type WorkerEvent struct {
 
 // WorkerRegistry tracks live workers.
 type WorkerRegistry interface {
-	// RegisterWorker registers w under a lease of ttl. Returns
-	// domain.ErrAlreadyExists if a live worker has the same ID and a
+	// RegisterWorker registers w under a lease of ttl. Worker IDs are
+	// unique across groups. Returns domain.ErrAlreadyExists if a live
+	// worker has the same ID (in any group; after a lease was lost on the
+	// client side, the server may still hold it until its TTL ends) and a
 	// *domain.ValidationError for an invalid worker or ttl.
 	RegisterWorker(ctx context.Context, w domain.Worker, ttl time.Duration) (Lease, error)
 	// ListWorkers lists live workers of a group ("" for all groups), by ID,

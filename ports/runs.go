@@ -24,12 +24,23 @@ type FireFilter struct {
 // FireStore keeps the fire ledger: one record per (job, nominal time).
 type FireStore interface {
 	// CreateFires writes a batch of fires with their runs, fenced by the
-	// leader's token, in one atomic step per batch. Each fire is created
-	// only if no fire with its ID exists: created[i] reports whether fire i
-	// (and its runs) was written; an existing fire is left as it is.
-	// Returns domain.ErrNotLeader, with nothing written, if fence is no
-	// longer the current leadership.
+	// leader's token. Each fire is created only if no fire with its ID
+	// exists, atomically with its runs: created[i] reports whether fire i
+	// (and its runs) was written; an existing fire is left as it is. A
+	// batch too big for one store transaction is written in several, each
+	// fenced: if leadership is lost between two of them, the fires already
+	// written stay (created reports them) and the call returns
+	// domain.ErrNotLeader; a fence that fails on the first write writes
+	// nothing.
 	CreateFires(ctx context.Context, fence Fence, batch []FireWrite) (created []bool, err error)
+	// CreateManualFire writes a manual fire ("trigger now") and its runs,
+	// create-if-absent, without a fence: any node may take a trigger, and
+	// a manual fire's ID carries a nonce (domain.ManualFireID), so it can
+	// never be a second record of a scheduled slot. Its runs are pending:
+	// the leader dispatches them. Returns domain.ErrAlreadyExists if the ID
+	// exists and a *domain.ValidationError if the fire is not a manual one
+	// or its runs do not belong to it.
+	CreateManualFire(ctx context.Context, w FireWrite) error
 	// GetFire returns domain.ErrNotFound if there is no such fire.
 	GetFire(ctx context.Context, id string) (domain.Fire, error)
 	// ListFires lists fires newest first.
@@ -63,9 +74,11 @@ type RunEvent struct {
 // Retention bounds the finished runs and fire records kept.
 type Retention struct {
 	// PerJob is how many finished runs (and fire records) to keep per job;
-	// the newest fire record of a job is always kept.
+	// the newest fire record of a job, and its newest scheduled one, are
+	// always kept (the scheduler catches up from it).
 	PerJob int
-	// MaxAge removes finished runs and fires older than this.
+	// MaxAge removes finished runs and fires whose nominal (scheduled)
+	// time is older than this.
 	MaxAge time.Duration
 }
 
@@ -74,11 +87,13 @@ type Retention struct {
 type RunStore interface {
 	// GetRun returns domain.ErrNotFound if there is no such run.
 	GetRun(ctx context.Context, id string) (domain.Run, error)
-	// ListRuns lists runs newest first (by ScheduledAt, then ID).
+	// ListRuns lists runs newest first: by ID, which begins with the
+	// nominal time of the run's fire (domain.RunID).
 	ListRuns(ctx context.Context, f RunFilter) (Page[domain.Run], error)
 
 	// UpdateRun changes a run through fn atomically, retrying fn on a
-	// concurrent change like UpdateGroup. It is not fenced by leadership:
+	// concurrent change like UpdateGroup. fn may not change the run's ID,
+	// fire, job or group (domain.ErrInvalid). It is not fenced by leadership:
 	// workers use it with the attempt checks of domain.Run (Start, Finish,
 	// AppendOutput), and users to cancel. Returns domain.ErrNotFound or
 	// fn's error (for example domain.ErrStaleAttempt).

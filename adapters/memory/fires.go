@@ -135,3 +135,63 @@ func (b *Backend) LastFires(context.Context) (map[string]time.Time, error) {
 	}
 	return last, nil
 }
+
+// CreateManualFire writes a manual fire and its runs, create-if-absent,
+// without a fence. Returns domain.ErrAlreadyExists if the ID exists and a
+// *domain.ValidationError for a fire that is not manual or runs that do
+// not belong to it.
+func (b *Backend) CreateManualFire(_ context.Context, w ports.FireWrite) error {
+	if err := checkManual(w); err != nil {
+		return err
+	}
+	for _, r := range w.Runs {
+		if err := b.checkSize(fmt.Sprintf("create run %q", r.ID), r); err != nil {
+			return err
+		}
+	}
+	if err := b.checkSize(fmt.Sprintf("create fire %q", w.Fire.ID), w.Fire); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.fires[w.Fire.ID]; ok {
+		return fmt.Errorf("create manual fire %q: %w", w.Fire.ID, domain.ErrAlreadyExists)
+	}
+	for _, r := range w.Runs {
+		if _, ok := b.runs[r.ID]; ok {
+			return fmt.Errorf("create manual fire %q: run %q: %w", w.Fire.ID, r.ID, domain.ErrAlreadyExists)
+		}
+	}
+	rev := b.bump()
+	b.fires[w.Fire.ID] = cloneFire(w.Fire)
+	var events []entry
+	for _, r := range w.Runs {
+		r = r.Clone()
+		r.Version = rev
+		b.runs[r.ID] = r
+		events = append(events, entry{kind: kindRun, val: r})
+	}
+	b.publish(events...)
+	return nil
+}
+
+// checkManual checks the shape of a manual fire write.
+func checkManual(w ports.FireWrite) error {
+	f := w.Fire
+	jobID, _, err := domain.ParseFireID(f.ID)
+	if err != nil {
+		return err
+	}
+	if f.Kind != domain.FireManual || strings.Count(f.ID, "~") != 2 {
+		return &domain.ValidationError{Field: "kind", Reason: fmt.Sprintf("fire %q is not a manual fire", f.ID)}
+	}
+	if f.JobID != jobID {
+		return &domain.ValidationError{Field: "job_id", Reason: fmt.Sprintf("%q does not match the fire ID %q", f.JobID, f.ID)}
+	}
+	for _, r := range w.Runs {
+		if r.FireID != f.ID || !strings.HasPrefix(r.ID, f.ID+"~") || r.JobID != f.JobID || r.State != domain.RunPending {
+			return &domain.ValidationError{Field: "runs", Reason: fmt.Sprintf("run %q is not a pending run of fire %q", r.ID, f.ID)}
+		}
+	}
+	return nil
+}

@@ -12,11 +12,14 @@ import (
 	"github.com/pink-scheduler/pink/ports"
 )
 
-// Config wires a Service. Groups, Jobs and Clock are required.
+// Config wires a Service. Groups, Jobs and Clock are required; Fires and
+// Workers are needed by Trigger.
 type Config struct {
-	Groups ports.GroupStore
-	Jobs   ports.JobStore
-	Clock  ports.Clock
+	Groups  ports.GroupStore
+	Jobs    ports.JobStore
+	Fires   ports.FireStore
+	Workers ports.WorkerRegistry
+	Clock   ports.Clock
 	// MaxParams bounds a job's params in bytes; default
 	// domain.DefaultMaxParams.
 	MaxParams int
@@ -229,8 +232,7 @@ func Preview(expr, timezone string, after time.Time, count int) ([]time.Time, er
 	return out, nil
 }
 
-// ValidParams reports whether b is valid JSON within the bound, for
-// trigger overrides.
+// validParams checks a trigger's params override.
 func (s *Service) validParams(b json.RawMessage) error {
 	if len(b) > s.cfg.MaxParams {
 		return &domain.ValidationError{Field: "params", Reason: fmt.Sprintf("must be at most %d bytes, got %d", s.cfg.MaxParams, len(b))}

@@ -48,7 +48,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	mem := memory.New(clock.System{})
-	svc, err := jobs.New(jobs.Config{Groups: mem, Jobs: mem, Clock: clock.System{}})
+	svc, err := jobs.New(jobs.Config{Groups: mem, Jobs: mem, Fires: mem, Workers: mem, Clock: clock.System{}})
 	require.NoError(t, err)
 	e := &env{t: t, mem: mem, svc: svc, notifier: memory.NewNotifier(), ctx: t.Context()}
 	t.Cleanup(func() {

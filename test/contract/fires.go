@@ -37,6 +37,35 @@ func TestFireStore(t *testing.T, nb NewBackend, f Features) {
 		}
 	})
 
+	t.Run("CreateManualFireWithoutLeader", func(t *testing.T) {
+		b := nb(t)
+		ctx := timeoutCtx(t)
+		sharded := job
+		sharded.Shards = 2
+		w := manualFireWrite(sharded, t0, "abc")
+		require.NoError(t, b.Fires.CreateManualFire(ctx, w), "no leader, no fence needed")
+		got, err := b.Fires.GetFire(ctx, w.Fire.ID)
+		require.NoError(t, err)
+		requireSameFire(t, w.Fire, got)
+		for _, want := range w.Runs {
+			r, err := b.Runs.GetRun(ctx, want.ID)
+			require.NoError(t, err)
+			requireSameRun(t, want, r)
+		}
+		require.ErrorIs(t, b.Fires.CreateManualFire(ctx, w), domain.ErrAlreadyExists)
+
+		scheduled := fireWrite(job, t0.Add(time.Minute))
+		require.ErrorIs(t, b.Fires.CreateManualFire(ctx, scheduled), domain.ErrInvalid, "a scheduled fire needs the fence")
+		_, err = b.Fires.GetFire(ctx, scheduled.Fire.ID)
+		require.ErrorIs(t, err, domain.ErrNotFound)
+
+		assigned := manualFireWrite(job, t0, "def")
+		require.NoError(t, assigned.Runs[0].Assign("w1", t0))
+		require.ErrorIs(t, b.Fires.CreateManualFire(ctx, assigned), domain.ErrInvalid, "manual runs start pending")
+		_, err = b.Fires.GetFire(ctx, assigned.Fire.ID)
+		require.ErrorIs(t, err, domain.ErrNotFound)
+	})
+
 	t.Run("GetMissing", func(t *testing.T) {
 		_, err := nb(t).Fires.GetFire(timeoutCtx(t), domain.FireID("j1", t0))
 		require.ErrorIs(t, err, domain.ErrNotFound)
