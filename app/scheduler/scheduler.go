@@ -183,11 +183,20 @@ func (s *Scheduler) lead(ctx context.Context, l ports.Leadership) error {
 		case <-ctx.Done():
 		}
 	})
-	t := newTerm(s, l)
 	s.setStatus(func(st *Status) {
 		st.Leader, st.Fence, st.Since = true, l.Fence(), s.cfg.Clock.Now()
 	})
-	err := t.run(ctx)
+	var err error
+	for {
+		err = newTerm(s, l).run(ctx)
+		if !errors.Is(err, domain.ErrCompacted) || ctx.Err() != nil {
+			break
+		}
+		// A watch fell behind the store's compaction: the changes it missed
+		// are gone, so re-read the whole state and watch again, keeping
+		// leadership (fires are create-if-absent, so nothing doubles).
+		s.log.Warn("a watch was compacted; re-reading the state from the store", "token", l.Fence().Token, "err", err)
+	}
 	select {
 	case <-l.Done():
 		if err == nil || errors.Is(err, context.Canceled) {

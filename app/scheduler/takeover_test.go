@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -268,5 +269,71 @@ func TestDSTInEngine(t *testing.T) {
 		for _, id := range []string{"berlin", "ny", "berlin-fall"} {
 			requireOneFirePerNominal(t, e.fires(id))
 		}
+	})
+}
+
+// compactingJobs fails the first jobs watch with ErrCompacted, as etcd does
+// for a watcher that fell behind the compaction.
+type compactingJobs struct {
+	ports.JobStore
+	mu    sync.Mutex
+	scans int
+	once  sync.Once
+	fail  chan struct{} // closed to deliver the compaction
+}
+
+func (c *compactingJobs) ScanJobs(ctx context.Context, fn func(domain.Job) error) (int64, error) {
+	c.mu.Lock()
+	c.scans++
+	c.mu.Unlock()
+	return c.JobStore.ScanJobs(ctx, fn)
+}
+
+func (c *compactingJobs) WatchJobs(ctx context.Context, after int64) <-chan ports.JobEvent {
+	first := false
+	c.once.Do(func() { first = true })
+	if !first {
+		return c.JobStore.WatchJobs(ctx, after)
+	}
+	ch := make(chan ports.JobEvent, 1)
+	go func() {
+		defer close(ch)
+		select {
+		case <-c.fail:
+			ch <- ports.JobEvent{Err: fmt.Errorf("watch jobs: %w", domain.ErrCompacted)}
+		case <-ctx.Done():
+		}
+	}()
+	return ch
+}
+
+func TestCompactedWatchRereadsStateAndKeepsLeading(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		e.startWorker("w1", succeed)
+		var el *recordingElector
+		cj := &compactingJobs{fail: make(chan struct{})}
+		n1 := e.startScheduler("n1", recording(&el), func(c *scheduler.Config) {
+			cj.JobStore = c.Jobs
+			c.Jobs = cj
+		})
+		e.job("j", "* * * * * *", func(j *domain.Job) { j.Overlap = domain.OverlapAllow })
+		// The first watch is broken from the start: the job's creation is
+		// not seen until the state is re-read.
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		require.Empty(t, e.fires("j"))
+
+		close(cj.fail)
+		synctest.Wait()
+		require.Equal(t, 2, cj.scans, "the state was read again")
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+
+		require.Len(t, el.terms, 1, "leadership kept")
+		require.True(t, n1.s.Status().Leader)
+		fires := e.fires("j")
+		requireOneFirePerNominal(t, fires)
+		require.Equal(t, span(1, 5), nominals(fires), "the re-read caught up the fires missed meanwhile")
 	})
 }
