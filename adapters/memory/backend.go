@@ -63,6 +63,7 @@ type Backend struct {
 	runs    map[string]domain.Run
 	workers map[string]workerRec // by worker ID
 	nodes   map[string]nodeRec   // by node ID
+	auth    authState            // users, tokens and the audit log (auth.go)
 
 	// candidates of the election, in create-revision order: the first is
 	// the leader.

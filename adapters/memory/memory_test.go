@@ -43,3 +43,6 @@ func TestRunStore(t *testing.T)       { contract.TestRunStore(t, newBackend, fea
 func TestWorkerRegistry(t *testing.T) { contract.TestWorkerRegistry(t, newBackend, features) }
 func TestNodeRegistry(t *testing.T)   { contract.TestNodeRegistry(t, newBackend, features) }
 func TestElector(t *testing.T)        { contract.TestElector(t, newBackend, features) }
+func TestUserStore(t *testing.T)      { contract.TestUserStore(t, newAuthBackend, features) }
+func TestTokenStore(t *testing.T)     { contract.TestTokenStore(t, newAuthBackend, features) }
+func TestAuditLog(t *testing.T)       { contract.TestAuditLog(t, newAuthBackend, features) }
