@@ -43,6 +43,17 @@ type envelope struct {
 	FireRef *fireRef `json:"fire_ref,omitempty"`
 	// Prune is the value of the prune cursor key.
 	Prune *pruneState `json:"prune,omitempty"`
+	// User is a user: <p>/auth/users/<name>.
+	User *domain.User `json:"user,omitempty"`
+	// AdminGuard is the value of <p>/auth/admin-guard (see auth.go).
+	AdminGuard *adminGuard `json:"admin_guard,omitempty"`
+	// Token is a token: <p>/auth/tokens/<id>.
+	Token *domain.Token `json:"token,omitempty"`
+	// TokenRef is the value of a token's index entries (by hash, owner and
+	// expiry): enough to find all of the token's keys.
+	TokenRef *tokenRef `json:"token_ref,omitempty"`
+	// Audit is an audit log entry: <p>/audit/<entry-id>.
+	Audit *domain.AuditEntry `json:"audit,omitempty"`
 }
 
 // jobRef points a job ID at its group: <p>/job/index/<job-id>.

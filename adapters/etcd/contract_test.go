@@ -29,6 +29,9 @@ func runContractSuites(t *testing.T, nb contract.NewBackend) {
 	t.Run("WorkerRegistry", func(t *testing.T) { contract.TestWorkerRegistry(t, nb, contractFeatures) })
 	t.Run("NodeRegistry", func(t *testing.T) { contract.TestNodeRegistry(t, nb, contractFeatures) })
 	t.Run("Elector", func(t *testing.T) { contract.TestElector(t, nb, contractFeatures) })
+	t.Run("UserStore", func(t *testing.T) { contract.TestUserStore(t, authBackend(nb), contractFeatures) })
+	t.Run("TokenStore", func(t *testing.T) { contract.TestTokenStore(t, authBackend(nb), contractFeatures) })
+	t.Run("AuditLog", func(t *testing.T) { contract.TestAuditLog(t, authBackend(nb), contractFeatures) })
 }
 
 // contractBackend returns the suites' NewBackend for the etcd adapter: a

@@ -74,3 +74,27 @@ func prefixEnd(prefix string) string {
 	}
 	return "\x00"
 }
+
+// Auth keys, written by auth.go: users, the admin guard, tokens with their
+// three index entries (by hash, by owner, by expiry) and the audit log. See
+// "Users, tokens and the audit log" in docs/etcd-layout.md.
+func (k keys) users() string                { return k.p + "/auth/users/" }
+func (k keys) user(name string) string      { return k.users() + name }
+func (k keys) adminGuard() string           { return k.p + "/auth/admin-guard" }
+func (k keys) tokens() string               { return k.p + "/auth/tokens/" }
+func (k keys) token(id string) string       { return k.tokens() + id }
+func (k keys) tokenHash(hash string) string { return k.p + "/auth/token-hash/" + hash }
+func (k keys) tokenOwners() string          { return k.p + "/auth/token-owner/" }
+func (k keys) tokenOwner(kind, owner string) string {
+	return k.tokenOwners() + kind + "/" + owner + "/"
+}
+func (k keys) tokenOwnerEntry(kind, owner, id string) string {
+	return k.tokenOwner(kind, owner) + id
+}
+func (k keys) tokenExpiries() string { return k.p + "/auth/token-expiry/" }
+
+// tokenExpiry is the expiry index entry of token id; at is idTime of its
+// ExpiresAt, so the entries sort by expiry.
+func (k keys) tokenExpiry(at, id string) string { return k.tokenExpiries() + at + "~" + id }
+func (k keys) audits() string                   { return k.p + "/audit/" }
+func (k keys) audit(id string) string           { return k.audits() + id }
