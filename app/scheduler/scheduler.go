@@ -124,6 +124,11 @@ func (s *Scheduler) setStatus(fn func(*Status)) {
 func (s *Scheduler) Run(ctx context.Context) error {
 	for {
 		s.setStatus(func(st *Status) { *st = Status{Since: s.cfg.Clock.Now(), Fired: st.Fired} })
+		if li, err := s.cfg.Elector.Leader(ctx); err == nil {
+			s.log.Info("following; campaigning to take over when the leader goes", "leader", li.NodeID, "leader_token", li.Fence.Token)
+		} else {
+			s.log.Info("campaigning for leadership", "current_leader", "none")
+		}
 		l, err := s.cfg.Elector.Campaign(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
