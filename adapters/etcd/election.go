@@ -125,9 +125,19 @@ func (e *Elector) campaignOnce(ctx context.Context) (*Leadership, error) {
 	if err != nil {
 		return nil, regErr(ctx, "campaign: grant lease", err)
 	}
-	// The session's keepalive runs on the client's context, not ctx:
-	// cancelling Campaign's ctx after a win must not end the term.
-	sess, err := concurrency.NewSession(e.cli, concurrency.WithLease(grant.ID), concurrency.WithTTL(int(e.ttl)))
+	// concurrency.Election withdraws a cancelled candidacy with
+	// Resign(client.Ctx()), which has no deadline: with etcd unreachable it
+	// would block until the client closes. So the election runs on a view
+	// of the client whose context ends with this candidacy (our deferred
+	// revoke, bounded, does the withdrawal instead), while the session's
+	// keepalive runs on the real client's context: cancelling Campaign's
+	// ctx after a win must not end the term.
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	view := clientv3.NewCtxClient(cctx, clientv3.WithZapLogger(e.cli.GetLogger()))
+	view.KV, view.Lease, view.Watcher = e.cli.KV, e.cli.Lease, e.cli.Watcher
+	sess, err := concurrency.NewSession(view, concurrency.WithLease(grant.ID), concurrency.WithTTL(int(e.ttl)),
+		concurrency.WithContext(e.cli.Ctx()))
 	if err != nil {
 		e.revoke(grant.ID)
 		return nil, regErr(ctx, "campaign: session", err)
@@ -142,7 +152,6 @@ func (e *Elector) campaignOnce(ctx context.Context) (*Leadership, error) {
 
 	// Campaign can hang, or even return a win, on a session that died
 	// while it waited: stop it as soon as the session ends.
-	cctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
