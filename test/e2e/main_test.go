@@ -1,0 +1,181 @@
+// Package e2e runs Pink as a user does: the real binaries as separate
+// processes, talking over loopback. TestMain builds them once.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// binDir holds the binaries built for this run.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pink-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	build := exec.Command("go", "build", "-o", dir+"/", "../../cmd/pink-node", "../../cmd/pink-worker")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build the binaries:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// proc is a running binary with its combined output captured.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan struct{}
+}
+
+func (p *proc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.Write(b)
+}
+
+// Output returns what the process printed so far.
+func (p *proc) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// start runs a binary of binDir until the end of the test (SIGTERM, then
+// SIGKILL after 15 s), printing its output if the test failed.
+func start(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, done: make(chan struct{})}
+	p.cmd = exec.Command(filepath.Join(binDir, name), args...)
+	p.cmd.Stdout, p.cmd.Stderr = p, p
+	p.cmd.Env = append(os.Environ(), "PINK_LOG_LEVEL=debug")
+	require.NoError(t, p.cmd.Start())
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.stop(15 * time.Second)
+		if t.Failed() {
+			t.Logf("---- %s %s output:\n%s", name, strings.Join(args, " "), p.Output())
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and waits up to grace, then kills.
+func (p *proc) stop(grace time.Duration) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// kill9 kills the process the hard way and waits for it.
+func (p *proc) kill9() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// node is a pink-node process with its embedded etcd.
+type node struct {
+	*proc
+	httpAddr string
+	etcdURL  string
+	cli      *clientv3.Client
+}
+
+// startNode starts a pink-node with an embedded etcd on free ports, in dev
+// mode, and waits until it is ready and leads.
+func startNode(t *testing.T) *node {
+	t.Helper()
+	n := &node{
+		httpAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		etcdURL:  fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+	}
+	n.proc = start(t, "pink-node", "--dev", "--data-dir", t.TempDir(), "--http", n.httpAddr,
+		"--etcd-listen", n.etcdURL, "--etcd-peer-listen", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+		"--lease-ttl", "2s")
+	require.Eventually(t, func() bool {
+		var rd struct{ Ready, Leader bool }
+		return getJSON(n.httpAddr, "/readyz", &rd) == nil && rd.Ready && rd.Leader
+	}, 60*time.Second, 50*time.Millisecond, "pink-node ready and leading")
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{n.etcdURL}, DialTimeout: 5 * time.Second})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cli.Close() })
+	n.cli = cli
+	return n
+}
+
+// getJSON GETs a path of addr and decodes the JSON body.
+func getJSON(addr, path string, v any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// logLine returns the first line of out containing every word, or "".
+func logLine(out string, words ...string) string {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+next:
+	for sc.Scan() {
+		for _, w := range words {
+			if !strings.Contains(sc.Text(), w) {
+				continue next
+			}
+		}
+		return sc.Text()
+	}
+	return ""
+}
