@@ -15,12 +15,23 @@ import (
 //	GET /readyz   200 when etcd answers and the node is registered, else
 //	              503; the body (Readiness) says who leads either way
 //
-// The REST API (/api/v1/...) and the console (/) will be mounted here.
+//	/api/v1/worker/...  the HTTP worker protocol (Deps.WorkerAPI)
+//	/api/v1/...         the REST API (Deps.API)
+//	/...                the web console (Deps.Console)
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer, middleware.GetHead)
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
+	if s.deps.WorkerAPI != nil {
+		r.Mount("/api/v1/worker", s.deps.WorkerAPI)
+	}
+	if s.deps.API != nil {
+		r.Mount("/api/v1", s.deps.API)
+	}
+	if s.deps.Console != nil {
+		r.Mount("/", s.deps.Console)
+	}
 	return r
 }
 

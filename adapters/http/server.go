@@ -37,6 +37,15 @@ type Config struct {
 type Deps struct {
 	// Health answers /readyz; required.
 	Health HealthChecker
+	// API serves the REST API under /api/v1 (adapters/http/api);
+	// optional.
+	API http.Handler
+	// WorkerAPI serves the HTTP worker protocol under /api/v1/worker
+	// (adapters/http/workerapi); optional.
+	WorkerAPI http.Handler
+	// Console serves the web console at / (adapters/http/console);
+	// optional.
+	Console http.Handler
 }
 
 // HealthChecker reports whether the node is ready to serve.

@@ -27,6 +27,9 @@ import (
 // binDir holds the binaries built for this run.
 var binDir string
 
+// adminPassword is the first admin's password of every node started here.
+const adminPassword = "correct horse battery staple"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "pink-e2e-bin-")
 	if err != nil {
@@ -83,7 +86,7 @@ func start(t *testing.T, name string, args ...string) *proc {
 	p := &proc{name: name, done: make(chan struct{})}
 	p.cmd = exec.Command(filepath.Join(binDir, name), args...)
 	p.cmd.Stdout, p.cmd.Stderr = p, p
-	p.cmd.Env = append(os.Environ(), "PINK_LOG_LEVEL=debug")
+	p.cmd.Env = append(os.Environ(), "PINK_LOG_LEVEL=debug", "PINK_ADMIN_PASSWORD="+adminPassword)
 	require.NoError(t, p.cmd.Start())
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
@@ -127,15 +130,19 @@ type node struct {
 
 // startNode starts a pink-node with an embedded etcd on free ports, in dev
 // mode, and waits until it is ready and leads.
-func startNode(t *testing.T) *node {
+func startNode(t *testing.T, extra ...string) *node {
 	t.Helper()
 	n := &node{
 		httpAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		etcdURL:  fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
 	}
-	n.proc = start(t, "pink-node", "--dev", "--data-dir", t.TempDir(), "--http", n.httpAddr,
+	if len(extra) == 0 {
+		extra = []string{"--dev"}
+	}
+	args := append([]string{"--data-dir", t.TempDir(), "--http", n.httpAddr,
 		"--etcd-listen", n.etcdURL, "--etcd-peer-listen", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
-		"--lease-ttl", "2s")
+		"--lease-ttl", "2s"}, extra...)
+	n.proc = start(t, "pink-node", args...)
 	require.Eventually(t, func() bool {
 		var rd struct{ Ready, Leader bool }
 		return getJSON(n.httpAddr, "/readyz", &rd) == nil && rd.Ready && rd.Leader

@@ -35,6 +35,11 @@ func Options(cfg Config) fx.Option {
 			newScheduler,
 			newRegistration,
 			newHealth,
+			newAuth,
+			newLimiter,
+			newJobs,
+			newAPI,
+			newConsole,
 			newHTTP,
 		),
 		etcd.Module,
@@ -46,6 +51,7 @@ func Options(cfg Config) fx.Option {
 		// first: it resigns before anything else goes away.
 		fx.Invoke(func(*goroutines) {}),
 		fx.Invoke(func(r *registration, lc fx.Lifecycle) { lc.Append(fx.StartStopHook(r.start, r.stop)) }),
+		fx.Invoke(runAuth),
 		fx.Invoke(func(*pinkhttp.Server) {}),
 		fx.Invoke(runScheduler),
 	)
