@@ -46,9 +46,9 @@ func (h *health) Ready(ctx context.Context) pinkhttp.Readiness {
 	return r
 }
 
-func newHTTP(cfg Config, h *health, a apiHandler, c consoleHandler) (pinkhttp.Config, pinkhttp.Deps) {
+func newHTTP(cfg Config, h *health, a apiHandler, c consoleHandler, w workerAPIHandler) (pinkhttp.Config, pinkhttp.Deps) {
 	return pinkhttp.Config{Addr: cfg.HTTPAddr, Dev: cfg.Dev, Logger: cfg.Logger.With("node", cfg.NodeID)},
-		pinkhttp.Deps{Health: h, API: a.Handler, Console: c.Handler}
+		pinkhttp.Deps{Health: h, API: a.Handler, Console: c.Handler, WorkerAPI: w.Handler}
 }
 
 func hostname() string {

@@ -40,6 +40,8 @@ func Options(cfg Config) fx.Option {
 			newJobs,
 			newAPI,
 			newConsole,
+			newGateway,
+			newWorkerAPI,
 			newHTTP,
 		),
 		etcd.Module,
@@ -53,6 +55,7 @@ func Options(cfg Config) fx.Option {
 		fx.Invoke(func(r *registration, lc fx.Lifecycle) { lc.Append(fx.StartStopHook(r.start, r.stop)) }),
 		fx.Invoke(runAuth),
 		fx.Invoke(func(*pinkhttp.Server) {}),
+		fx.Invoke(closeGateway),
 		fx.Invoke(runScheduler),
 	)
 }

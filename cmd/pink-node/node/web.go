@@ -10,9 +10,12 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/pink-scheduler/pink/adapters/etcd"
+	pinkhttp "github.com/pink-scheduler/pink/adapters/http"
 	"github.com/pink-scheduler/pink/adapters/http/api"
 	"github.com/pink-scheduler/pink/adapters/http/console"
+	"github.com/pink-scheduler/pink/adapters/http/workerapi"
 	"github.com/pink-scheduler/pink/app/auth"
+	"github.com/pink-scheduler/pink/app/gateway"
 	"github.com/pink-scheduler/pink/app/jobs"
 	"github.com/pink-scheduler/pink/app/query"
 	"github.com/pink-scheduler/pink/ports"
@@ -117,4 +120,26 @@ func newConsole(d webDeps) (consoleHandler, error) {
 		Logger: d.Cfg.Logger.With("node", d.Cfg.NodeID, "component", "console"),
 	})
 	return consoleHandler{h}, err
+}
+
+// newGateway makes the HTTP workers' gateway.
+func newGateway(cfg Config, store *etcd.Store, clk ports.Clock) (*gateway.Gateway, error) {
+	return gateway.New(gateway.Config{Registry: store, Runs: store, Clock: clk,
+		Logger: cfg.Logger.With("node", cfg.NodeID, "component", "gateway")})
+}
+
+// workerAPIHandler is the HTTP worker protocol's handler, named for the
+// graph.
+type workerAPIHandler struct{ http.Handler }
+
+func newWorkerAPI(cfg Config, gw *gateway.Gateway, a *auth.Service) workerAPIHandler {
+	return workerAPIHandler{workerapi.Handler(workerapi.Deps{Gateway: gw, Auth: a, Audit: a,
+		Logger: cfg.Logger.With("node", cfg.NodeID, "component", "workerapi")})}
+}
+
+// closeGateway ends the HTTP workers' sessions before the HTTP server
+// stops (so long polls return at once) and before the etcd client closes
+// (the sessions' leases are revoked through it).
+func closeGateway(_ *pinkhttp.Server, gw *gateway.Gateway, lc fx.Lifecycle) {
+	lc.Append(fx.StopHook(gw.Close))
 }
