@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      ?= ./...
 DATA_DIR  ?= ./pink-data
 
-.PHONY: run test test-short lint fmt vet fuzz build clean
+.PHONY: run test test-short test-cluster bench bench-load lint fmt vet fuzz build clean
 
 ## run: start one pink-node with an embedded etcd and the console on 127.0.0.1:8002 (dev mode)
 run:
@@ -16,6 +16,18 @@ test:
 ## test-short: the quick subset (skips multi-member etcd clusters)
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
+
+## test-cluster: fault-injection tests with real processes (3 etcd members, 3 nodes, workers)
+test-cluster:
+	$(GO) test -count=1 -timeout 60m ./test/cluster/ -args -full
+
+## bench: the go test benchmarks of the hot paths
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./domain ./app/scheduler ./adapters/etcd
+
+## bench-load: the load harness (embedded etcd with fsync, a scheduler, workers); prints one table
+bench-load:
+	$(GO) run ./cmd/pink-bench -mode all
 
 ## lint: gofmt and go vet
 lint:
