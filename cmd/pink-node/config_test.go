@@ -229,8 +229,8 @@ func TestHelpAndVersion(t *testing.T) {
 	require.Equal(t, exitOK, run([]string{"--help"}, env(nil), &stdout, &stderr))
 	help := stdout.String()
 	for _, d := range stringFlags {
-		require.Contains(t, help, "--"+d.name)
-		require.Contains(t, help, d.env)
+		require.Contains(t, help, "--"+d.Name)
+		require.Contains(t, help, d.Env)
 	}
 	for _, s := range []string{"--dev", "PINK_DEV", "--version", "PINK_ETCD_PASSWORD"} {
 		require.Contains(t, help, s)

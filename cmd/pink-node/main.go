@@ -15,13 +15,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"go.uber.org/fx"
 
 	pinkhttp "github.com/pink-scheduler/pink/adapters/http"
 	"github.com/pink-scheduler/pink/cmd/pink-node/node"
+	"github.com/pink-scheduler/pink/internal/cli"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
@@ -29,9 +29,9 @@ var version string
 
 // Exit codes.
 const (
-	exitOK    = 0
-	exitError = 1 // failed to start, or stopped on a failure
-	exitUsage = 2 // invalid flags or environment
+	exitOK    = cli.ExitOK
+	exitError = cli.ExitError
+	exitUsage = cli.ExitUsage
 )
 
 func main() {
@@ -42,19 +42,18 @@ func main() {
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	o, err := parseArgs(args, getenv)
 	switch {
-	case errors.Is(err, errHelp):
+	case errors.Is(err, cli.ErrHelp):
 		printUsage(stdout)
 		return exitOK
 	case err != nil:
-		fmt.Fprintf(stderr, "pink-node: %s\nRun 'pink-node --help' for usage.\n",
-			strings.ReplaceAll(err.Error(), "\n", "\npink-node: "))
+		cli.PrintUsageError(stderr, "pink-node", err)
 		return exitUsage
 	case o.version:
 		fmt.Fprintln(stdout, "pink-node", versionString())
 		return exitOK
 	}
 
-	log := newLogger(stderr, o.logLevel, o.logFormat)
+	log := cli.NewLogger(stderr, o.logLevel, o.logFormat)
 	cfg := o.node
 	cfg.Logger, cfg.Version = log, versionString()
 	logStarting(log, cfg)
@@ -119,42 +118,6 @@ func logStarting(log *slog.Logger, cfg node.Config) {
 	}
 }
 
-// newLogger returns the process's logger, writing to w.
-func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
 // versionString is the build's version: -X main.version, else the module
 // version and VCS revision recorded by the go command.
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	var rev, modified string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				modified = "-dirty"
-			}
-		}
-	}
-	if rev != "" {
-		if len(rev) > 12 {
-			rev = rev[:12]
-		}
-		v += " " + rev + modified
-	}
-	return v
-}
+func versionString() string { return cli.Version(version) }

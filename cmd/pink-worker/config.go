@@ -1,22 +1,19 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/pink-scheduler/pink/adapters/etcd"
 	"github.com/pink-scheduler/pink/app/worker"
 	"github.com/pink-scheduler/pink/app/worker/builtin"
 	"github.com/pink-scheduler/pink/domain"
+	"github.com/pink-scheduler/pink/internal/cli"
 )
 
 // envPassword carries the etcd password: never a flag, so it does not show
@@ -58,37 +55,28 @@ func (o *options) handlers() []string {
 	return hs
 }
 
-// errHelp asks for the usage text (-h, --help).
-var errHelp = errors.New("help requested")
-
-// flagDef is a flag and its environment variable.
-type flagDef struct {
-	name, env, def, usage string
-	bool                  bool
-}
-
 // flags are the flags, in the order --help lists them.
-var flags = []flagDef{
-	{name: "group", env: "PINK_GROUP", usage: "job group the worker serves; required"},
-	{name: "etcd", env: "PINK_ETCD", def: defaultEtcd, usage: "comma-separated client URLs of Pink's etcd cluster (the default is where a pink-node's embedded etcd listens)"},
-	{name: "prefix", env: "PINK_PREFIX", def: etcd.DefaultPrefix, usage: "root of every etcd key Pink uses (the nodes' --prefix)"},
-	{name: "id", env: "PINK_WORKER_ID", usage: "worker ID, unique while it runs; default the host name and a random suffix"},
-	{name: "labels", env: "PINK_LABELS", usage: "comma-separated key=value labels jobs can select the worker by"},
-	{name: "capacity", env: "PINK_CAPACITY", def: strconv.Itoa(domain.DefaultCapacity), usage: "most runs executed at once"},
-	{name: "lease-ttl", env: "PINK_LEASE_TTL", def: worker.DefaultLeaseTTL.String(), usage: "TTL of the worker's registration (whole seconds): a crashed worker's runs are failed over after about this long"},
-	{name: "drain-timeout", env: "PINK_DRAIN_TIMEOUT", def: worker.DefaultDrainTimeout.String(), usage: "on SIGINT/SIGTERM, how long running runs may finish before they are cancelled"},
-	{name: "allow-shell", env: "PINK_ALLOW_SHELL", bool: true, usage: "register the \"shell\" handler: jobs of the group run commands on this machine as this user (remote code execution by design)"},
-	{name: "shell-allow", env: "PINK_SHELL_ALLOW", usage: "comma-separated executables the shell handler may run (names looked up in PATH, or absolute paths); default any"},
-	{name: "allow-shell-syntax", env: "PINK_ALLOW_SHELL_SYNTAX", bool: true, usage: "let shell jobs set \"shell\": true (/bin/sh -c); with --shell-allow, sh must be on it"},
-	{name: "shell-inherit-env", env: "PINK_SHELL_INHERIT_ENV", bool: true, usage: "give commands the worker's whole environment instead of PATH, HOME and LANG only"},
-	{name: "allow-http", env: "PINK_ALLOW_HTTP", bool: true, usage: "register the \"http\" handler (needs --http-allow-hosts)"},
-	{name: "http-allow-hosts", env: "PINK_HTTP_ALLOW_HOSTS", usage: "comma-separated hosts the http handler may call: host, host:port or *.domain"},
-	{name: "etcd-cacert", env: "PINK_ETCD_CACERT", usage: "PEM file of the CAs that sign etcd's certificates"},
-	{name: "etcd-cert", env: "PINK_ETCD_CERT", usage: "PEM client certificate for etcd (with --etcd-key)"},
-	{name: "etcd-key", env: "PINK_ETCD_KEY", usage: "PEM key of --etcd-cert"},
-	{name: "etcd-user", env: "PINK_ETCD_USER", usage: "etcd user name; the password is read from " + envPassword},
-	{name: "log-level", env: "PINK_LOG_LEVEL", def: "info", usage: "debug, info, warn or error"},
-	{name: "log-format", env: "PINK_LOG_FORMAT", def: "text", usage: "text or json"},
+var flags = []cli.Flag{
+	{Name: "group", Env: "PINK_GROUP", Usage: "job group the worker serves; required"},
+	{Name: "etcd", Env: "PINK_ETCD", Default: defaultEtcd, Usage: "comma-separated client URLs of Pink's etcd cluster (the default is where a pink-node's embedded etcd listens)"},
+	{Name: "prefix", Env: "PINK_PREFIX", Default: etcd.DefaultPrefix, Usage: "root of every etcd key Pink uses (the nodes' --prefix)"},
+	{Name: "id", Env: "PINK_WORKER_ID", Usage: "worker ID, unique while it runs; default the host name and a random suffix"},
+	{Name: "labels", Env: "PINK_LABELS", Usage: "comma-separated key=value labels jobs can select the worker by"},
+	{Name: "capacity", Env: "PINK_CAPACITY", Default: strconv.Itoa(domain.DefaultCapacity), Usage: "most runs executed at once"},
+	{Name: "lease-ttl", Env: "PINK_LEASE_TTL", Default: worker.DefaultLeaseTTL.String(), Usage: "TTL of the worker's registration (whole seconds): a crashed worker's runs are failed over after about this long"},
+	{Name: "drain-timeout", Env: "PINK_DRAIN_TIMEOUT", Default: worker.DefaultDrainTimeout.String(), Usage: "on SIGINT/SIGTERM, how long running runs may finish before they are cancelled"},
+	{Name: "allow-shell", Env: "PINK_ALLOW_SHELL", Bool: true, Usage: "register the \"shell\" handler: jobs of the group run commands on this machine as this user (remote code execution by design)"},
+	{Name: "shell-allow", Env: "PINK_SHELL_ALLOW", Usage: "comma-separated executables the shell handler may run (names looked up in PATH, or absolute paths); default any"},
+	{Name: "allow-shell-syntax", Env: "PINK_ALLOW_SHELL_SYNTAX", Bool: true, Usage: "let shell jobs set \"shell\": true (/bin/sh -c); with --shell-allow, sh must be on it"},
+	{Name: "shell-inherit-env", Env: "PINK_SHELL_INHERIT_ENV", Bool: true, Usage: "give commands the worker's whole environment instead of PATH, HOME and LANG only"},
+	{Name: "allow-http", Env: "PINK_ALLOW_HTTP", Bool: true, Usage: "register the \"http\" handler (needs --http-allow-hosts)"},
+	{Name: "http-allow-hosts", Env: "PINK_HTTP_ALLOW_HOSTS", Usage: "comma-separated hosts the http handler may call: host, host:port or *.domain"},
+	{Name: "etcd-cacert", Env: "PINK_ETCD_CACERT", Usage: "PEM file of the CAs that sign etcd's certificates"},
+	{Name: "etcd-cert", Env: "PINK_ETCD_CERT", Usage: "PEM client certificate for etcd (with --etcd-key)"},
+	{Name: "etcd-key", Env: "PINK_ETCD_KEY", Usage: "PEM key of --etcd-cert"},
+	{Name: "etcd-user", Env: "PINK_ETCD_USER", Usage: "etcd user name; the password is read from " + envPassword},
+	{Name: "log-level", Env: "PINK_LOG_LEVEL", Default: "info", Usage: "debug, info, warn or error"},
+	{Name: "log-format", Env: "PINK_LOG_FORMAT", Default: "text", Usage: "text or json"},
 }
 
 // parseArgs parses and checks the command line and the environment
@@ -96,193 +84,90 @@ var flags = []flagDef{
 // over the default. It reports every invalid value at once, each naming
 // the flag or variable it came from, and starts nothing.
 func parseArgs(args []string, getenv func(string) string) (options, error) {
-	fs := flag.NewFlagSet("pink-worker", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	raw := make(map[string]*string, len(flags))
-	bools := make(map[string]*bool)
-	for _, d := range flags {
-		if d.bool {
-			bools[d.name] = fs.Bool(d.name, false, d.usage)
-		} else {
-			raw[d.name] = fs.String(d.name, d.def, d.usage)
-		}
+	cp, version, err := cli.Parse("pink-worker", flags, args, getenv)
+	if err != nil || version {
+		return options{version: version}, err
 	}
-	versionFlag := fs.Bool("version", false, "print the version and exit")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return options{}, errHelp
-		}
-		return options{}, err
-	}
-	if *versionFlag {
-		return options{version: true}, nil
-	}
-	if fs.NArg() > 0 {
-		return options{}, fmt.Errorf("unexpected argument %q: pink-worker takes flags only", fs.Arg(0))
-	}
-	onCmdLine := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { onCmdLine[f.Name] = true })
-	p := &parser{getenv: getenv, raw: raw, bools: bools, onCmdLine: onCmdLine}
+	p := &parser{cp}
 	return p.parse()
 }
 
 // parser turns raw flag and environment values into options, collecting
 // every error.
-type parser struct {
-	getenv    func(string) string
-	raw       map[string]*string
-	bools     map[string]*bool
-	onCmdLine map[string]bool
-	errs      []error
-}
+type parser struct{ *cli.Parser }
 
 // value is one setting and where it came from.
-type value struct {
-	s      string
-	source string // "--flag" or "ENV_VAR"
-	given  bool   // on the command line or in the environment
-}
-
-func (p *parser) get(name string) value {
-	d := def(name)
-	if p.onCmdLine[name] {
-		return value{s: *p.raw[name], source: "--" + name, given: true}
-	}
-	if v := p.getenv(d.env); v != "" {
-		return value{s: v, source: d.env, given: true}
-	}
-	return value{s: d.def, source: "--" + name}
-}
-
-// getBool returns a boolean flag and where it came from.
-func (p *parser) getBool(name string) (bool, value) {
-	d := def(name)
-	if p.onCmdLine[name] {
-		return *p.bools[name], value{s: strconv.FormatBool(*p.bools[name]), source: "--" + name, given: true}
-	}
-	if s := p.getenv(d.env); s != "" {
-		v := value{s: s, source: d.env, given: true}
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			p.bad(v, "want true or false")
-		}
-		return b, v
-	}
-	return false, value{s: "false", source: "--" + name}
-}
-
-func def(name string) flagDef {
-	for _, d := range flags {
-		if d.name == name {
-			return d
-		}
-	}
-	panic("pink-worker: no flag " + name)
-}
-
-func (p *parser) bad(v value, format string, args ...any) {
-	p.errs = append(p.errs, fmt.Errorf("invalid %s %q: %s", v.source, v.s, fmt.Sprintf(format, args...)))
-}
-
-func (p *parser) fail(format string, args ...any) {
-	p.errs = append(p.errs, fmt.Errorf(format, args...))
-}
+type value = cli.Value
 
 func (p *parser) parse() (options, error) {
 	var o options
 
 	// The worker.
-	group := p.get("group")
+	group := p.Get("group")
 	switch {
-	case group.s == "":
-		p.fail("--group (or PINK_GROUP) is required: the job group this worker serves")
-	case domain.ValidateName("group", group.s) != nil:
-		p.bad(group, "must be 1-%d characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit", domain.MaxNameLen)
+	case group.S == "":
+		p.Fail("--group (or PINK_GROUP) is required: the job group this worker serves")
+	case domain.ValidateName("group", group.S) != nil:
+		p.Bad(group, "must be 1-%d characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit", domain.MaxNameLen)
 	}
-	o.group = group.s
-	if id := p.get("id"); id.s != "" {
-		if domain.ValidateName("id", id.s) != nil {
-			p.bad(id, "must be 1-%d characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit", domain.MaxNameLen)
+	o.group = group.S
+	if id := p.Get("id"); id.S != "" {
+		if domain.ValidateName("id", id.S) != nil {
+			p.Bad(id, "must be 1-%d characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit", domain.MaxNameLen)
 		}
-		o.id = id.s
+		o.id = id.S
 	}
-	o.labels = p.labels(p.get("labels"))
-	capV := p.get("capacity")
-	if n, err := strconv.Atoi(capV.s); err != nil || n < 1 || n > domain.MaxCapacity {
-		p.bad(capV, "want a number from 1 to %d", domain.MaxCapacity)
+	o.labels = p.labels(p.Get("labels"))
+	capV := p.Get("capacity")
+	if n, err := strconv.Atoi(capV.S); err != nil || n < 1 || n > domain.MaxCapacity {
+		p.Bad(capV, "want a number from 1 to %d", domain.MaxCapacity)
 	} else {
 		o.capacity = n
 	}
-	ttl := p.get("lease-ttl")
+	ttl := p.Get("lease-ttl")
 	if d, ok := p.duration(ttl); ok {
 		switch {
 		case d < etcd.MinRegistrationTTL || d > etcd.MaxRegistrationTTL:
-			p.bad(ttl, "must be between %s and %s", etcd.MinRegistrationTTL, etcd.MaxRegistrationTTL)
+			p.Bad(ttl, "must be between %s and %s", etcd.MinRegistrationTTL, etcd.MaxRegistrationTTL)
 		case d%time.Second != 0:
-			p.bad(ttl, "must be whole seconds (etcd leases are), such as 5s")
+			p.Bad(ttl, "must be whole seconds (etcd leases are), such as 5s")
 		default:
 			o.leaseTTL = d
 		}
 	}
-	drain := p.get("drain-timeout")
+	drain := p.Get("drain-timeout")
 	if d, ok := p.duration(drain); ok {
 		if d < 0 {
-			p.bad(drain, "must not be negative")
+			p.Bad(drain, "must not be negative")
 		}
 		o.drainTimeout = d
 	}
 
 	// The handlers.
-	before := len(p.errs)
+	before := p.NumErrs()
 	o.shell = p.shell()
 	o.http = p.http()
-	if o.shell == nil && o.http == nil && len(p.errs) == before {
-		p.fail("no handlers enabled: pass --allow-shell (jobs run commands on this machine: " +
+	if o.shell == nil && o.http == nil && p.NumErrs() == before {
+		p.Fail("no handlers enabled: pass --allow-shell (jobs run commands on this machine: " +
 			"remote code execution by design; limit it with --shell-allow) and/or --allow-http " +
 			"with --http-allow-hosts (jobs call those hosts)")
 	}
 
 	// etcd.
-	o.etcd.Endpoints = p.endpoints(p.get("etcd"))
-	prefix := p.get("prefix")
-	if !prefixRE.MatchString(prefix.s) {
-		p.bad(prefix, "want a key path such as /pink: a '/' then names of letters, digits, '.', '_' or '-', separated by '/', without a trailing '/'")
-	}
-	o.prefix = prefix.s
-	p.tlsAndAuth(&o.etcd)
+	o.etcd.Endpoints = p.endpoints(p.Get("etcd"))
+	o.prefix = p.Prefix("prefix")
+	p.EtcdTLSAndAuth(&o.etcd, envPassword)
 
-	// Logging.
-	lv := p.get("log-level")
-	switch strings.ToLower(lv.s) {
-	case "debug":
-		o.logLevel = slog.LevelDebug
-	case "info":
-		o.logLevel = slog.LevelInfo
-	case "warn", "warning":
-		o.logLevel = slog.LevelWarn
-	case "error":
-		o.logLevel = slog.LevelError
-	default:
-		p.bad(lv, "want debug, info, warn or error")
-	}
-	lf := p.get("log-format")
-	switch strings.ToLower(lf.s) {
-	case "text", "json":
-		o.logFormat = strings.ToLower(lf.s)
-	default:
-		p.bad(lf, "want text or json")
-	}
-	return o, errors.Join(p.errs...)
+	o.logLevel = p.LogLevel("log-level")
+	o.logFormat = p.LogFormat("log-format")
+	return o, p.Err()
 }
-
-// prefixRE matches a valid --prefix.
-var prefixRE = regexp.MustCompile(`^(/[A-Za-z0-9._-]+)+$`)
 
 // duration parses a Go duration.
 func (p *parser) duration(v value) (time.Duration, bool) {
-	d, err := time.ParseDuration(v.s)
+	d, err := time.ParseDuration(v.S)
 	if err != nil {
-		p.bad(v, "want a Go duration such as 5s or 1m")
+		p.Bad(v, "want a Go duration such as 5s or 1m")
 		return 0, false
 	}
 	return d, true
@@ -290,14 +175,14 @@ func (p *parser) duration(v value) (time.Duration, bool) {
 
 // list splits a comma-separated value, refusing empty items.
 func (p *parser) list(v value) []string {
-	if strings.TrimSpace(v.s) == "" {
+	if strings.TrimSpace(v.S) == "" {
 		return nil
 	}
 	var out []string
-	for _, item := range strings.Split(v.s, ",") {
+	for _, item := range strings.Split(v.S, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
-			p.bad(v, "empty item in the list")
+			p.Bad(v, "empty item in the list")
 			continue
 		}
 		out = append(out, item)
@@ -315,59 +200,59 @@ func (p *parser) labels(v value) map[string]string {
 	for _, item := range items {
 		k, val, ok := strings.Cut(item, "=")
 		if !ok || k == "" {
-			p.bad(v, "label %q: want key=value", item)
+			p.Bad(v, "label %q: want key=value", item)
 			continue
 		}
 		if _, dup := m[k]; dup {
-			p.bad(v, "label %q given twice", k)
+			p.Bad(v, "label %q given twice", k)
 		}
 		m[k] = val
 	}
 	if err := domain.ValidateLabels("labels", m); err != nil {
-		p.bad(v, "%s", strings.TrimPrefix(err.Error(), "pink: invalid labels: "))
+		p.Bad(v, "%s", strings.TrimPrefix(err.Error(), "pink: invalid labels: "))
 	}
 	return m
 }
 
 // shell parses the shell handler's flags; nil means off.
 func (p *parser) shell() *builtin.ShellOptions {
-	on, _ := p.getBool("allow-shell")
-	allow := p.get("shell-allow")
-	syntax, syntaxV := p.getBool("allow-shell-syntax")
-	inherit, inheritV := p.getBool("shell-inherit-env")
+	on, _ := p.GetBool("allow-shell")
+	allow := p.Get("shell-allow")
+	syntax, syntaxV := p.GetBool("allow-shell-syntax")
+	inherit, inheritV := p.GetBool("shell-inherit-env")
 	if !on {
 		for _, v := range []value{allow, syntaxV, inheritV} {
-			if v.given {
-				p.fail("%s configures the shell handler, which is off: it needs --allow-shell", v.source)
+			if v.Given {
+				p.Fail("%s configures the shell handler, which is off: it needs --allow-shell", v.Source)
 			}
 		}
 		return nil
 	}
 	o := &builtin.ShellOptions{Allow: p.list(allow), AllowShellSyntax: syntax, InheritEnv: inherit}
 	if err := o.Validate(); err != nil {
-		p.bad(allow, "%s", strings.TrimPrefix(err.Error(), "shell allow-list: "))
+		p.Bad(allow, "%s", strings.TrimPrefix(err.Error(), "shell allow-list: "))
 	}
 	return o
 }
 
 // http parses the HTTP handler's flags; nil means off.
 func (p *parser) http() *builtin.HTTPOptions {
-	on, _ := p.getBool("allow-http")
-	hostsV := p.get("http-allow-hosts")
+	on, _ := p.GetBool("allow-http")
+	hostsV := p.Get("http-allow-hosts")
 	hosts := p.list(hostsV)
 	switch {
-	case !on && hostsV.given:
-		p.fail("%s configures the http handler, which is off: it needs --allow-http", hostsV.source)
+	case !on && hostsV.Given:
+		p.Fail("%s configures the http handler, which is off: it needs --allow-http", hostsV.Source)
 		return nil
 	case !on:
 		return nil
 	case len(hosts) == 0:
-		p.fail("--allow-http needs --http-allow-hosts: the hosts jobs may call (host, host:port or *.domain)")
+		p.Fail("--allow-http needs --http-allow-hosts: the hosts jobs may call (host, host:port or *.domain)")
 		return nil
 	}
 	o := &builtin.HTTPOptions{AllowHosts: hosts}
 	if err := o.Validate(); err != nil {
-		p.bad(hostsV, "%s", strings.TrimPrefix(err.Error(), "http allow-list: "))
+		p.Bad(hostsV, "%s", strings.TrimPrefix(err.Error(), "http allow-list: "))
 	}
 	return o
 }
@@ -376,7 +261,7 @@ func (p *parser) http() *builtin.HTTPOptions {
 func (p *parser) endpoints(v value) []string {
 	items := p.list(v)
 	if len(items) == 0 {
-		p.bad(v, "want at least one etcd client URL, such as %s", defaultEtcd)
+		p.Bad(v, "want at least one etcd client URL, such as %s", defaultEtcd)
 	}
 	var out []string
 	schemes := map[string]bool{}
@@ -387,53 +272,20 @@ func (p *parser) endpoints(v value) []string {
 		u, err := url.Parse(item)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 			u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-			p.bad(v, "endpoint %q: want a URL such as http://10.0.0.1:2379 or https://etcd-1:2379", item)
+			p.Bad(v, "endpoint %q: want a URL such as http://10.0.0.1:2379 or https://etcd-1:2379", item)
 			continue
 		}
 		if n, err := strconv.Atoi(u.Port()); err != nil || n < 1 || n > 65535 || u.Hostname() == "" {
-			p.bad(v, "endpoint %q: want a host and a port from 1 to 65535, such as http://10.0.0.1:2379", item)
+			p.Bad(v, "endpoint %q: want a host and a port from 1 to 65535, such as http://10.0.0.1:2379", item)
 			continue
 		}
 		schemes[u.Scheme] = true
 		out = append(out, u.Scheme+"://"+u.Host)
 	}
 	if len(schemes) > 1 {
-		p.bad(v, "mixes http:// and https:// endpoints")
+		p.Bad(v, "mixes http:// and https:// endpoints")
 	}
 	return out
-}
-
-// tlsAndAuth parses etcd's TLS and auth settings.
-func (p *parser) tlsAndAuth(c *etcd.ClientConfig) {
-	ca, cert, key, user := p.get("etcd-cacert"), p.get("etcd-cert"), p.get("etcd-key"), p.get("etcd-user")
-	password := p.getenv(envPassword)
-	switch {
-	case cert.given && !key.given:
-		p.fail("%s needs --etcd-key (the certificate's private key)", cert.source)
-	case key.given && !cert.given:
-		p.fail("%s needs --etcd-cert (the client certificate)", key.source)
-	}
-	c.CACertFile, c.CertFile, c.KeyFile = ca.s, cert.s, key.s
-	if (ca.given || cert.given) && cert.given == key.given {
-		if _, err := c.TLSConfig(); err != nil {
-			p.fail("etcd TLS (--etcd-cacert, --etcd-cert, --etcd-key): %v", strings.TrimPrefix(err.Error(), "etcd client: "))
-		}
-		for _, ep := range c.Endpoints {
-			if strings.HasPrefix(ep, "http://") {
-				p.fail("TLS files are given but etcd endpoint %s is plain http: use https://", ep)
-				break
-			}
-		}
-	}
-	switch {
-	case user.given && password == "":
-		p.fail("%s needs the password in the environment variable %s", user.source, envPassword)
-	case !user.given && password != "":
-		p.fail("%s is set but --etcd-user is not", envPassword)
-	case user.given && strings.ContainsAny(user.s, " \t\n:"):
-		p.bad(user, "must not contain spaces or ':'")
-	}
-	c.Username, c.Password = user.s, password
 }
 
 // printUsage writes the --help text.
@@ -455,16 +307,7 @@ Usage: pink-worker --group G (--allow-shell | --allow-http --http-allow-hosts H)
 Every flag can also be set by its environment variable; the command line wins.
 
 `)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, d := range flags {
-		dflt := ""
-		if d.def != "" {
-			dflt = " (default " + d.def + ")"
-		}
-		fmt.Fprintf(tw, "  --%s\t%s\t%s%s\n", d.name, d.env, d.usage, dflt)
-	}
-	fmt.Fprintf(tw, "  --version\t\tprint the version and exit\n")
-	_ = tw.Flush()
+	cli.PrintFlags(w, flags)
 	fmt.Fprintf(w, "\nThe etcd password (with --etcd-user) is read from %s only.\n"+
 		"SIGINT or SIGTERM drains: no new runs, running ones get --drain-timeout; a second signal exits at once.\n", envPassword)
 }

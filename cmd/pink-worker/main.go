@@ -25,7 +25,6 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -33,6 +32,7 @@ import (
 	"github.com/pink-scheduler/pink/adapters/etcd"
 	"github.com/pink-scheduler/pink/app/worker"
 	"github.com/pink-scheduler/pink/app/worker/builtin"
+	"github.com/pink-scheduler/pink/internal/cli"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
@@ -40,9 +40,9 @@ var version string
 
 // Exit codes.
 const (
-	exitOK    = 0
-	exitError = 1 // failed to start, or stopped on a failure
-	exitUsage = 2 // invalid flags or environment
+	exitOK    = cli.ExitOK
+	exitError = cli.ExitError
+	exitUsage = cli.ExitUsage
 )
 
 // pingTimeout bounds the check, at start, that etcd answers. The worker
@@ -75,18 +75,17 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	o, err := parseArgs(args, getenv)
 	switch {
-	case errors.Is(err, errHelp):
+	case errors.Is(err, cli.ErrHelp):
 		printUsage(stdout)
 		return exitOK
 	case err != nil:
-		fmt.Fprintf(stderr, "pink-worker: %s\nRun 'pink-worker --help' for usage.\n",
-			strings.ReplaceAll(err.Error(), "\n", "\npink-worker: "))
+		cli.PrintUsageError(stderr, "pink-worker", err)
 		return exitUsage
 	case o.version:
 		fmt.Fprintln(stdout, "pink-worker", versionString())
 		return exitOK
 	}
-	log := newLogger(stderr, o.logLevel, o.logFormat)
+	log := cli.NewLogger(stderr, o.logLevel, o.logFormat)
 
 	cli, err := etcd.NewClient(o.etcd)
 	if err != nil {
@@ -166,42 +165,6 @@ func logStarting(log *slog.Logger, o *options, id string) {
 	}
 }
 
-// newLogger returns the process's logger, writing to w.
-func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
 // versionString is the build's version: -X main.version, else the module
 // version and VCS revision recorded by the go command.
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	var rev, modified string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				modified = "-dirty"
-			}
-		}
-	}
-	if rev != "" {
-		if len(rev) > 12 {
-			rev = rev[:12]
-		}
-		v += " " + rev + modified
-	}
-	return v
-}
+func versionString() string { return cli.Version(version) }

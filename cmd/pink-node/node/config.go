@@ -58,6 +58,10 @@ type Config struct {
 	Embedded EmbeddedConfig
 	// Version is the software version the node registers with.
 	Version string
+	// APIOnly serves the REST API, the console and the HTTP worker
+	// protocol only (cmd/pink-api): no scheduler, no node registration.
+	// It needs an external etcd.
+	APIOnly bool
 	// Logger receives the node's log; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -109,6 +113,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if e.PeerURL == "" {
 		e.PeerURL = DefaultPeerURL
+	}
+	if c.APIOnly && !c.External() {
+		return c, errors.New("node: an API-only server needs an external etcd (Etcd.Endpoints)")
 	}
 	if c.External() && (c.Embedded.Fast || c.Embedded.UnsafeNoFsync) {
 		return c, errors.New("node: Embedded options given with an external etcd")

@@ -13,16 +13,17 @@ import (
 
 // health answers /readyz for the node.
 type health struct {
-	id    string
-	sched *scheduler.Scheduler
-	el    ports.Elector
-	reg   *registration
+	id      string
+	apiOnly bool
+	sched   *scheduler.Scheduler
+	el      ports.Elector
+	reg     *registration
 }
 
 var _ pinkhttp.HealthChecker = (*health)(nil)
 
 func newHealth(cfg Config, s *scheduler.Scheduler, el ports.Elector, reg *registration) *health {
-	return &health{id: cfg.NodeID, sched: s, el: el, reg: reg}
+	return &health{id: cfg.NodeID, apiOnly: cfg.APIOnly, sched: s, el: el, reg: reg}
 }
 
 // Ready implements pinkhttp.HealthChecker: etcd answers (reading the
@@ -42,7 +43,8 @@ func (h *health) Ready(ctx context.Context) pinkhttp.Readiness {
 	default:
 		r.Etcd = err.Error()
 	}
-	r.Ready = r.Etcd == "ok" && r.Registered
+	// An API-only server registers nothing: etcd answering is enough.
+	r.Ready = r.Etcd == "ok" && (r.Registered || h.apiOnly)
 	return r
 }
 

@@ -52,12 +52,20 @@ func Options(cfg Config) fx.Option {
 		// for the registration). The scheduler comes last so that it stops
 		// first: it resigns before anything else goes away.
 		fx.Invoke(func(*goroutines) {}),
-		fx.Invoke(func(r *registration, lc fx.Lifecycle) { lc.Append(fx.StartStopHook(r.start, r.stop)) }),
+		onlyIf(!cfg.APIOnly, fx.Invoke(func(r *registration, lc fx.Lifecycle) { lc.Append(fx.StartStopHook(r.start, r.stop)) })),
 		fx.Invoke(runAuth),
 		fx.Invoke(func(*pinkhttp.Server) {}),
 		fx.Invoke(closeGateway),
-		fx.Invoke(runScheduler),
+		onlyIf(!cfg.APIOnly, fx.Invoke(runScheduler)),
 	)
+}
+
+// onlyIf returns o when cond holds, else nothing.
+func onlyIf(cond bool, o fx.Option) fx.Option {
+	if cond {
+		return o
+	}
+	return fx.Options()
 }
 
 // New returns the node's fx app, its own log (fx's events) going to the

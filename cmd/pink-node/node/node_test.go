@@ -18,49 +18,20 @@ import (
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/fx"
-	"go.uber.org/goleak"
 
 	"github.com/pink-scheduler/pink/adapters/etcd"
 	pinkhttp "github.com/pink-scheduler/pink/adapters/http"
 	"github.com/pink-scheduler/pink/app/scheduler"
 	"github.com/pink-scheduler/pink/cmd/pink-node/node"
 	"github.com/pink-scheduler/pink/domain"
+	"github.com/pink-scheduler/pink/internal/etcdtest"
 )
 
 // shared is an etcd for the tests of external mode.
 var shared *etcd.Server
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pink-node-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	shared, err = etcd.StartServer(ctx, etcd.ServerConfig{
-		DataDir: dir, ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0",
-		Fast: true, UnsafeNoFsync: true,
-	})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	shared.Close()
-	_ = os.RemoveAll(dir)
-	if code == 0 {
-		if err := goleak.Find(
-			// etcd's own libraries leave these behind after Close.
-			goleak.IgnoreAnyFunction("google.golang.org/grpc/internal/grpcsync.(*CallbackSerializer).run"),
-			goleak.IgnoreAnyFunction("go.etcd.io/etcd/pkg/v3/schedule.(*fifo).run"),
-			goleak.IgnoreAnyFunction("go.etcd.io/etcd/server/v3/storage/backend.(*backend).run"),
-		); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(etcdtest.Main(m, "pink-node-test-", &shared))
 }
 
 // logBuffer collects log lines, safe for concurrent use.
