@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,3 +105,34 @@ func TestAPIAndConsoleOnARealNode(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, string(page), "nightly", "the console lists the job created through the API")
 }
+
+// TestStatelessAPIServer: pink-api serves the same data as the node it
+// shares etcd with, behind the same login, and schedules nothing itself.
+func TestStatelessAPIServer(t *testing.T) {
+	n := startNode(t, "--node-id", "the-scheduler")
+	addr := "127.0.0.1:" + itoa(freePort(t))
+	start(t, "pink-api", "--etcd", n.etcdURL, "--http", addr)
+	base := "http://" + addr
+	require.Eventually(t, func() bool {
+		var rd struct{ Ready bool }
+		return getJSON(addr, "/readyz", &rd) == nil && rd.Ready
+	}, 30*time.Second, 50*time.Millisecond, "pink-api ready")
+
+	anon := &http.Client{Timeout: 10 * time.Second}
+	status, _ := call(t, anon, http.MethodGet, base+"/api/v1/nodes", nil)
+	require.Equal(t, http.StatusUnauthorized, status, "closed by default")
+
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	c := &http.Client{Timeout: 10 * time.Second, Jar: jar}
+	status, body := call(t, c, http.MethodPost, base+"/api/v1/auth/login", map[string]any{"username": "admin", "password": adminPassword})
+	require.Equal(t, http.StatusOK, status, body)
+	status, body = call(t, c, http.MethodGet, base+"/api/v1/nodes", nil)
+	require.Equal(t, http.StatusOK, status, body)
+	items := body["items"].([]any)
+	require.Len(t, items, 1, "pink-api is not a scheduler node")
+	require.Equal(t, "the-scheduler", items[0].(map[string]any)["id"])
+	require.Equal(t, true, items[0].(map[string]any)["leader"])
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

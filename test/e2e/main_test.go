@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	build := exec.Command("go", "build", "-o", dir+"/", "../../cmd/pink-node", "../../cmd/pink-worker")
+	build := exec.Command("go", "build", "-o", dir+"/", "../../cmd/pink-node", "../../cmd/pink-worker", "../../cmd/pink-api")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build the binaries:", err)
