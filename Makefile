@@ -19,7 +19,7 @@ test-short:
 
 ## test-cluster: fault-injection tests with real processes (3 etcd members, 3 nodes, workers)
 test-cluster:
-	$(GO) test -count=1 -timeout 60m ./test/cluster/ -args -full
+	$(GO) test -v -count=1 -timeout 60m ./test/cluster/ -args -full
 
 ## bench: the go test benchmarks of the hot paths
 bench:
