@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/pink-scheduler/pink/domain"
+	"github.com/pink-scheduler/pink/internal/timing"
 	"github.com/pink-scheduler/pink/ports"
 )
 
@@ -32,8 +32,8 @@ type session struct {
 	watchCh     <-chan ports.RunEvent
 	watchCancel context.CancelFunc
 	watchFails  int
-	retry       alarm
-	listBackoff backoff
+	retry       timing.Alarm
+	listBackoff timing.Backoff
 
 	mu sync.Mutex
 	// err is why the session ended; nil while it lives.
@@ -145,7 +145,7 @@ func (s *session) run() {
 		case ev, ok := <-s.watchCh:
 			s.onWatch(ev, ok)
 		case <-s.retry.C():
-			s.retry.fired()
+			s.retry.Fired()
 			s.relist()
 		}
 	}
@@ -167,7 +167,7 @@ func (s *session) end(cause error) {
 	s.wake()
 	s.mu.Unlock()
 	s.g.remove(s)
-	s.retry.stop()
+	s.retry.Stop()
 	leaseLost := s.lease.Err() != nil
 	if !leaseLost {
 		closeLease(s.lease, s.log)
@@ -198,9 +198,9 @@ func (s *session) relist() {
 		if s.ctx.Err() != nil {
 			return // ending: the loop sees it next
 		}
-		d := s.listBackoff.next()
+		d := s.listBackoff.Next()
 		s.log.Warn("listing the http worker's assigned runs failed; retrying", "err", err, "in", d)
-		s.retry.set(s.clock, d)
+		s.retry.Set(s.clock, d)
 		return
 	}
 	s.mu.Lock()
@@ -216,7 +216,7 @@ func (s *session) relist() {
 func (s *session) onWatch(ev ports.RunEvent, ok bool) {
 	if ok && ev.Err == nil {
 		s.watchFails = 0
-		s.listBackoff.reset()
+		s.listBackoff.Reset()
 		s.mu.Lock()
 		s.apply(ev)
 		s.mu.Unlock()
@@ -237,9 +237,9 @@ func (s *session) onWatch(ev ports.RunEvent, ok bool) {
 		s.relist()
 		return
 	}
-	d := s.listBackoff.next()
+	d := s.listBackoff.Next()
 	s.log.Warn("http worker's assigned-runs watch failed again; listing again after a pause", "err", err, "in", d)
-	s.retry.set(s.clock, d)
+	s.retry.Set(s.clock, d)
 }
 
 // closeWatch ends the current watch, if any.
@@ -271,57 +271,4 @@ func (s *session) endWatch() {
 			return
 		}
 	}
-}
-
-// Retry delays: from minBackoff, doubling, up to maxBackoff, with ±20%
-// jitter so that many sessions do not retry in step.
-const (
-	minBackoff = 200 * time.Millisecond
-	maxBackoff = 5 * time.Second
-)
-
-// backoff yields the delays between the retries of one failing operation.
-type backoff struct{ n int }
-
-func (b *backoff) next() time.Duration {
-	d := maxBackoff
-	if b.n < 5 {
-		d = min(minBackoff<<b.n, maxBackoff)
-	}
-	b.n++
-	return d - d/5 + rand.N(2*d/5+1)
-}
-
-func (b *backoff) reset() { b.n = 0 }
-
-// alarm is a timer that may be disarmed: C returns nil then, so a select
-// ignores it.
-type alarm struct {
-	t     ports.Timer
-	armed bool
-}
-
-func (a *alarm) set(c ports.Clock, d time.Duration) {
-	if a.t == nil {
-		a.t = c.NewTimer(d)
-	} else {
-		a.t.Reset(d)
-	}
-	a.armed = true
-}
-
-func (a *alarm) C() <-chan time.Time {
-	if !a.armed {
-		return nil
-	}
-	return a.t.C()
-}
-
-func (a *alarm) fired() { a.armed = false }
-
-func (a *alarm) stop() {
-	if a.armed {
-		a.t.Stop()
-	}
-	a.armed = false
 }

@@ -175,7 +175,7 @@ func TestRealCompactionOfTheStore(t *testing.T) {
 			e.mem.Compact()
 		}
 		// A watch that fails again right after a listing is retried after
-		// a pause (at most maxBackoff).
+		// a pause (at most timing.MaxBackoff).
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		for _, r := range runs {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pink-scheduler/pink/domain"
+	"github.com/pink-scheduler/pink/internal/timing"
 )
 
 // maxStack bounds the stack trace a panic adds to a run's output.
@@ -81,7 +82,7 @@ func (l *loop) supervise(ctx context.Context, cancel context.CancelCauseFunc, ru
 // startRun marks the run running on this worker, fenced by its attempt.
 // It reports false if the run is no longer the worker's or ctx ended.
 func (l *loop) startRun(ctx context.Context, log *slog.Logger, run domain.Run) (domain.Run, bool) {
-	var bo backoff
+	var bo timing.Backoff
 	for try := 0; ; try++ {
 		var already domain.Run
 		cur, err := l.cfg.Runs.UpdateRun(ctx, run.ID, func(r *domain.Run) error {
@@ -106,7 +107,7 @@ func (l *loop) startRun(ctx context.Context, log *slog.Logger, run domain.Run) (
 			log.Error("run not started: the store refused the write", "err", err)
 			return domain.Run{}, false
 		}
-		d := bo.next()
+		d := bo.Next()
 		log.Warn("starting the run failed; retrying", "err", err, "in", d)
 		if !l.sleep(ctx, d) {
 			log.Info("run not started", "cause", context.Cause(ctx))
@@ -249,7 +250,7 @@ func (l *loop) flush(log *slog.Logger, cur domain.Run, out *output, fenced *bool
 // transient failures until the worker gives up on reports. It reports
 // whether the result was accepted; a stale one is logged and dropped.
 func (l *loop) report(log *slog.Logger, run domain.Run, rep domain.Report) bool {
-	var bo backoff
+	var bo timing.Backoff
 	for try := 0; ; try++ {
 		_, err := l.cfg.Runs.UpdateRun(l.reportCtx, run.ID, func(r *domain.Run) error {
 			return r.Finish(rep, l.cfg.MaxOutput, l.clock.Now())
@@ -275,7 +276,7 @@ func (l *loop) report(log *slog.Logger, run domain.Run, rep domain.Report) bool 
 			log.Error("run result not written before the worker gave up", "state", rep.State, "err", err)
 			return false
 		}
-		d := bo.next()
+		d := bo.Next()
 		log.Warn("writing the run result failed; retrying", "state", rep.State, "err", err, "in", d)
 		l.sleep(l.reportCtx, d)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pink-scheduler/pink/domain"
+	"github.com/pink-scheduler/pink/internal/timing"
 	"github.com/pink-scheduler/pink/ports"
 )
 
@@ -44,11 +45,11 @@ type loop struct {
 	watchCancel context.CancelFunc
 	watchFails  int // consecutive watch failures without an event between
 
-	regBackoff, listBackoff backoff
-	regAlarm, listAlarm     alarm
+	regBackoff, listBackoff timing.Backoff
+	regAlarm, listAlarm     timing.Alarm
 	// The shutdown's steps: drain timeout (cancel the handlers), abandon
 	// (stop waiting for them), give up (stop writing results).
-	drainAlarm, abandonAlarm, giveUpAlarm alarm
+	drainAlarm, abandonAlarm, giveUpAlarm timing.Alarm
 
 	gaveUp bool // reportCtx is cancelled
 
@@ -103,24 +104,24 @@ func (l *loop) run(ctx context.Context) error {
 		case <-l.leaseDone():
 			l.leaseLost(ctx)
 		case <-l.regAlarm.C():
-			l.regAlarm.fired()
+			l.regAlarm.Fired()
 			l.register(ctx)
 		case <-l.listAlarm.C():
-			l.listAlarm.fired()
+			l.listAlarm.Fired()
 			l.relist()
 		case ev, ok := <-l.watchCh:
 			l.onWatch(ev, ok)
 		case <-l.wake:
 			l.collect()
 		case <-l.drainAlarm.C():
-			l.drainAlarm.fired()
+			l.drainAlarm.Fired()
 			l.drainTimeout()
 		case <-l.abandonAlarm.C():
-			l.abandonAlarm.fired()
+			l.abandonAlarm.Fired()
 			l.log.Error("handlers did not return after their cancellation; reporting their runs without them",
 				"running", l.running, "grace", shutdownGrace)
 			close(l.abandon)
-			l.giveUpAlarm.set(l.clock, shutdownGrace)
+			l.giveUpAlarm.Set(l.clock, shutdownGrace)
 		case <-l.giveUpAlarm.C():
 			l.giveUp()
 		}
@@ -163,12 +164,12 @@ func (l *loop) register(ctx context.Context) {
 	default:
 		// domain.ErrAlreadyExists after a lost lease means the store has
 		// not expired the old registration yet: wait and try again.
-		d := l.regBackoff.next()
+		d := l.regBackoff.Next()
 		l.log.Warn("worker registration failed; retrying", "err", err, "in", d)
-		l.regAlarm.set(l.clock, d)
+		l.regAlarm.Set(l.clock, d)
 		return
 	}
-	l.regBackoff.reset()
+	l.regBackoff.Reset()
 	l.lease = lease
 	l.log.Info("worker registered", "group", l.cfg.Group, "id", l.cfg.ID, "handlers", l.names,
 		"capacity", l.cfg.Capacity, "hostname", l.cfg.Hostname, "lease_ttl", l.cfg.LeaseTTL)
@@ -181,7 +182,7 @@ func (l *loop) leaseLost(ctx context.Context) {
 	err := l.lease.Err()
 	l.lease = nil
 	l.closeWatch()
-	l.listAlarm.stop()
+	l.listAlarm.Stop()
 	cancelled := 0
 	for k, t := range l.tasks {
 		switch t.state {
@@ -214,9 +215,9 @@ func (l *loop) relist() {
 	runs, rev, err := l.cfg.Runs.ListAssigned(ctx, l.cfg.Group, l.cfg.ID)
 	cancel()
 	if err != nil {
-		d := l.listBackoff.next()
+		d := l.listBackoff.Next()
 		l.log.Warn("listing the assigned runs failed; retrying", "err", err, "in", d)
-		l.listAlarm.set(l.clock, d)
+		l.listAlarm.Set(l.clock, d)
 		return
 	}
 	l.reconcile(runs)
@@ -240,9 +241,9 @@ func (l *loop) endWatch() {
 	if ch == nil {
 		return
 	}
-	var a alarm
-	a.set(l.clock, callTimeout)
-	defer a.stop()
+	var a timing.Alarm
+	a.Set(l.clock, callTimeout)
+	defer a.Stop()
 	for {
 		select {
 		case _, ok := <-ch:
@@ -260,7 +261,7 @@ func (l *loop) endWatch() {
 func (l *loop) onWatch(ev ports.RunEvent, ok bool) {
 	if ok && ev.Err == nil {
 		l.watchFails = 0
-		l.listBackoff.reset()
+		l.listBackoff.Reset()
 		l.onEvent(ev)
 		return
 	}
@@ -279,9 +280,9 @@ func (l *loop) onWatch(ev ports.RunEvent, ok bool) {
 		l.relist()
 		return
 	}
-	d := l.listBackoff.next()
+	d := l.listBackoff.Next()
 	l.log.Warn("assigned-runs watch failed again; listing again after a pause", "err", err, "in", d)
-	l.listAlarm.set(l.clock, d)
+	l.listAlarm.Set(l.clock, d)
 }
 
 // beginDrain stops taking runs; the loop ends when none runs.
@@ -290,7 +291,7 @@ func (l *loop) beginDrain() {
 		return
 	}
 	l.stopping = true
-	l.regAlarm.stop()
+	l.regAlarm.Stop()
 	for k, t := range l.tasks {
 		if t.state == taskQueued {
 			delete(l.tasks, k)
@@ -299,7 +300,7 @@ func (l *loop) beginDrain() {
 	l.queue = nil
 	l.log.Info("worker stopping: taking no new runs", "running", l.running, "drain_timeout", l.cfg.DrainTimeout)
 	if l.running > 0 {
-		l.drainAlarm.set(l.clock, l.cfg.DrainTimeout)
+		l.drainAlarm.Set(l.clock, l.cfg.DrainTimeout)
 	}
 }
 
@@ -313,13 +314,13 @@ func (l *loop) drainTimeout() {
 			t.cancel(ErrShuttingDown)
 		}
 	}
-	l.abandonAlarm.set(l.clock, shutdownGrace)
+	l.abandonAlarm.Set(l.clock, shutdownGrace)
 }
 
 // giveUp stops the writes of results that could not be made within the
 // grace period after the abandon step.
 func (l *loop) giveUp() {
-	l.giveUpAlarm.fired()
+	l.giveUpAlarm.Fired()
 	l.gaveUp = true
 	l.log.Error("giving up on what is left of the runs and handlers", "running", l.running,
 		"handlers", l.handlersLive.Load())
@@ -328,10 +329,10 @@ func (l *loop) giveUp() {
 
 // shutdown deregisters the worker and waits for its goroutines.
 func (l *loop) shutdown() error {
-	l.drainAlarm.stop()
-	l.abandonAlarm.stop()
-	l.regAlarm.stop()
-	l.listAlarm.stop()
+	l.drainAlarm.Stop()
+	l.abandonAlarm.Stop()
+	l.regAlarm.Stop()
+	l.listAlarm.Stop()
 	l.endWatch()
 	if l.lease != nil {
 		ctx, cancel := context.WithTimeout(l.bg, callTimeout)
@@ -355,7 +356,7 @@ wait:
 			break wait
 		}
 	}
-	l.giveUpAlarm.stop()
+	l.giveUpAlarm.Stop()
 	l.stopReports()
 	if n := l.handlersLive.Load(); n > 0 {
 		err := fmt.Errorf("worker %s: %d handler(s) still running after shutdown: they ignore the cancellation of their context", l.cfg.ID, n)
