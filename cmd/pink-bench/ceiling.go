@@ -75,6 +75,19 @@ func measureCeiling(ctx context.Context, e *env) (ceiling, error) {
 	return c, nil
 }
 
+// bestCeiling returns the higher rates and the lower latency of a and b:
+// what the store could do when the shared machine let it.
+func bestCeiling(a, b ceiling) ceiling {
+	c := a
+	c.txnPerSec = max(a.txnPerSec, b.txnPerSec)
+	c.keysPerSec = max(a.keysPerSec, b.keysPerSec)
+	c.keysPerSecSerial = max(a.keysPerSecSerial, b.keysPerSecSerial)
+	if b.txnLatency.p99 < a.txnLatency.p99 {
+		c.txnLatency = b.txnLatency
+	}
+	return c
+}
+
 // hammer calls op from n goroutines for d and returns the units op
 // reported per second, and, with one goroutine, each call's latency.
 func hammer(ctx context.Context, n int, d time.Duration, op func(context.Context) (int, error)) (float64, []time.Duration, error) {

@@ -24,6 +24,8 @@ type options struct {
 	readyJobs    int
 	failJobs     int
 	readyFires   bool
+	readyTimeout time.Duration
+	failLead     time.Duration
 	schedule     string
 	idleSchedule string
 	workers      int
@@ -62,13 +64,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.mode, "mode", "all", "phase to run: "+strings.Join(modes, ", ")+" or all")
 	fs.IntVar(&o.jobs, "jobs", 20000, "jobs of the dispatch phase (each fires on -schedule)")
 	fs.StringVar(&e2e, "e2e-jobs", e2e, "comma-separated job counts of the e2e phase, one run each")
-	fs.IntVar(&o.readyJobs, "ready-jobs", 100000, "jobs stored for the ready and idle phases")
+	fs.IntVar(&o.readyJobs, "ready-jobs", 50000, "jobs stored for the ready and idle phases")
 	fs.IntVar(&o.failJobs, "failover-jobs", 1000, "jobs of the failover phase")
-	fs.BoolVar(&o.readyFires, "ready-fires", true, "store one past fire per job for the ready phase (a leader reads each job's last fire)")
+	fs.BoolVar(&o.readyFires, "ready-fires", true, "then store one past fire per job and time a new leader again (it reads each job's last fire)")
+	fs.DurationVar(&o.readyTimeout, "ready-timeout", 20*time.Second, "longest wait for the leader with fires stored to be ready")
+	fs.DurationVar(&o.failLead, "failover-lead", 2*time.Second, "how long the first leader leads before it goes (its fires fill the ledger the next one reads)")
 	fs.StringVar(&o.schedule, "schedule", "* * * * * *", "schedule of the dispatch, e2e and failover jobs")
 	fs.StringVar(&o.idleSchedule, "idle-schedule", "0 0 3 1 1 *", "schedule of the ready and idle jobs (none due during the run)")
 	fs.IntVar(&o.workers, "workers", 4, "in-process workers")
-	fs.IntVar(&o.capacity, "capacity", 2000, "capacity of each worker")
+	fs.IntVar(&o.capacity, "capacity", domain.MaxCapacity, "capacity of each worker")
 	fs.IntVar(&o.shards, "shards", 1, "runs per fire")
 	fs.IntVar(&o.batch, "batch", 0, "scheduler BatchSize (0: the scheduler's default)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured window of the dispatch and e2e phases")
@@ -77,7 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.ttl, "ttl", 2*time.Second, "election TTL of the failover phase")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "goroutines of the ceiling measurement")
 	fs.IntVar(&o.putsPerTxn, "puts-per-txn", 100, "puts per Txn of the batched ceiling")
-	fs.DurationVar(&o.ceilingFor, "ceiling-for", 2*time.Second, "duration of each ceiling measurement")
+	fs.DurationVar(&o.ceilingFor, "ceiling-for", 1500*time.Millisecond, "duration of each ceiling measurement")
 	fs.IntVar(&o.loaders, "loaders", 8, "goroutines that bulk-load jobs")
 	fs.StringVar(&o.profileDir, "profile-dir", "", "write a CPU profile per phase and a heap profile after ready into this directory")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the table as JSON to this file")

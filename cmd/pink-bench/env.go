@@ -16,6 +16,7 @@ import (
 	"github.com/pink-scheduler/pink/adapters/etcd"
 	"github.com/pink-scheduler/pink/app/scheduler"
 	"github.com/pink-scheduler/pink/domain"
+	"github.com/pink-scheduler/pink/ports"
 )
 
 // env is the embedded etcd every phase shares, and the harness's logs.
@@ -63,35 +64,50 @@ func (e *env) store(prefix string) *etcd.Store {
 }
 
 // newScheduler returns a scheduler on cli under prefix, campaigning as
-// node with an election TTL of ttl.
-func (e *env) newScheduler(cli *clientv3.Client, prefix, node string, ttl time.Duration) (*scheduler.Scheduler, error) {
+// node with an election TTL of ttl (0: the elector's default). With p, its
+// fire writes are timed.
+func (e *env) newScheduler(cli *clientv3.Client, prefix, node string, ttl time.Duration, p *probes) (*scheduler.Scheduler, error) {
 	log := e.logs.logger(slog.LevelInfo, "node", node)
 	st := etcd.NewStore(cli, etcd.Options{Prefix: prefix, Logger: log})
 	el := etcd.NewElector(cli, etcd.ElectorOptions{Prefix: prefix, NodeID: node, TTL: ttl, Logger: log})
+	var fires ports.FireStore = st
+	if p != nil {
+		fires = fireProbe{FireStore: st, p: p}
+	}
 	return scheduler.New(scheduler.Config{
-		Jobs: st, Fires: st, Runs: st, Workers: st, Elector: el, Clock: clock.System{},
+		Jobs: st, Fires: fires, Runs: st, Workers: st, Elector: el, Clock: clock.System{},
 		Logger: log, BatchSize: e.opts.batch,
 	})
 }
 
-// cleanup deletes every key under prefix and compacts the store, so that
-// the next phase starts on a lean etcd.
+// cleanup deletes every key under prefix, so that the next phase starts
+// on a smaller store. It does not compact: etcd's own periodic compaction
+// (5 minutes) runs as it would in production. A delete of millions of keys
+// can outlast etcd's request timeout while it is still being applied: then
+// cleanup waits until the prefix is empty.
 func (e *env) cleanup(prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	t0 := time.Now()
 	resp, err := e.cli.Delete(ctx, prefix+"/", clientv3.WithPrefix())
-	if err != nil {
+	for err != nil && ctx.Err() == nil {
+		var n *clientv3.GetResponse
+		if n, err = e.cli.Get(ctx, prefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly()); err == nil && n.Count > 0 {
+			resp, err = e.cli.Delete(ctx, prefix+"/", clientv3.WithPrefix())
+		}
+		if err != nil {
+			sleep(ctx, time.Second)
+		}
+	}
+	switch {
+	case err != nil:
 		e.progress("cleanup of %s failed: %v", prefix, err)
-		return
-	}
-	t1 := time.Now()
-	if _, err := e.cli.Compact(ctx, resp.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
-		e.progress("compaction after %s failed: %v", prefix, err)
-	}
-	if took := time.Since(t0); took > time.Second {
-		e.progress("cleanup of %s: %d keys deleted in %s, compacted in %s", prefix, resp.Deleted,
-			t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
+	case time.Since(t0) > time.Second:
+		var n int64
+		if resp != nil {
+			n = resp.Deleted
+		}
+		e.progress("cleanup of %s: done in %s (%d keys in the last delete)", prefix, ms(time.Since(t0)), n)
 	}
 }
 

@@ -67,7 +67,7 @@ func failoverOnce(ctx context.Context, e *env, event string) (failoverCase, erro
 		schedule: o.schedule, shards: o.shards, planFrom: time.Now()}, o.putsPerTxn, o.loaders); err != nil {
 		return c, err
 	}
-	stopWorkers, err := startWorkers(ctx, e, st, flowResult{offered: float64(o.failJobs) * firesPerSecond(o.schedule)}, nil)
+	stopWorkers, err := startWorkers(ctx, e, st, flowResult{offered: float64(o.failJobs) * firesPerSecond(o.schedule)}, nil, nil)
 	if err != nil {
 		return c, err
 	}
@@ -79,11 +79,11 @@ func failoverOnce(ctx context.Context, e *env, event string) (failoverCase, erro
 		return c, err
 	}
 	defer cliA.Close()
-	a, err := e.newScheduler(cliA, prefix, "node-a", o.ttl)
+	a, err := e.newScheduler(cliA, prefix, "node-a", o.ttl, nil)
 	if err != nil {
 		return c, err
 	}
-	b, err := e.newScheduler(e.cli, prefix, "node-b", o.ttl)
+	b, err := e.newScheduler(e.cli, prefix, "node-b", o.ttl, nil)
 	if err != nil {
 		return c, err
 	}
@@ -99,7 +99,7 @@ func failoverOnce(ctx context.Context, e *env, event string) (failoverCase, erro
 	if err := waitCandidates(wctx, e.cli, prefix, 2); err != nil {
 		return c, err
 	}
-	if !sleep(ctx, time.Second) { // A dispatches in its steady state
+	if !sleep(ctx, o.failLead) { // A dispatches in its steady state
 		return c, ctx.Err()
 	}
 	// Just before the next second boundary: fires are due right after.

@@ -7,8 +7,6 @@ import (
 	"math"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/pink-scheduler/pink/adapters/etcd"
 	"github.com/pink-scheduler/pink/app/worker"
 	"github.com/pink-scheduler/pink/domain"
@@ -24,10 +22,10 @@ type flowResult struct {
 	loadTook time.Duration
 	ready    time.Duration // scheduler start -> leader ready
 
-	fired     float64 // dispatched fire records per second (watch)
-	recorded  float64 // fire records per second, by the scheduler's count
+	fired     float64 // dispatched fire records per second
 	skipped   int64   // skipped fire records in the whole phase
-	assign    dist    // nominal -> assignment visible in the store
+	pending   int64   // runs created pending in the whole phase
+	assign    dist    // nominal -> fire and assigned run committed
 	assignEnd dist    // the same, for the window's last second only
 	cpu       float64 // cores used by the process in the window
 
@@ -75,21 +73,15 @@ func runFlow(ctx context.Context, e *env, name string, jobs int, execute bool) (
 	res.loadTook = time.Since(t0)
 	e.progress("%s: loaded %d jobs (%d keys) in %s", name, jobs, res.loadKeys, res.loadTook.Round(time.Millisecond))
 
+	p := &probes{}
 	var handlerStart recorder
-	stopWorkers, err := startWorkers(ctx, e, st, res, &handlerStart)
+	stopWorkers, err := startWorkers(ctx, e, st, res, p, &handlerStart)
 	if err != nil {
 		return res, err
 	}
 	defer stopWorkers()
 
-	resp, err := e.cli.Get(ctx, prefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
-	if err != nil {
-		return res, err
-	}
-	fw := watchFlow(ctx, e.cli, prefix, resp.Header.Revision)
-	defer fw.stop()
-
-	s, err := e.newScheduler(e.cli, prefix, "node-1", 0)
+	s, err := e.newScheduler(e.cli, prefix, "node-1", 0, p)
 	if err != nil {
 		return res, err
 	}
@@ -102,33 +94,31 @@ func runFlow(ctx context.Context, e *env, name string, jobs int, execute bool) (
 		return res, fmt.Errorf("%s: no leader ready: %w", name, context.Cause(wctx))
 	}
 	res.ready = ready.at.Sub(r.started)
-	e.progress("%s: leader ready after %s; warming up %s, then measuring %s", name,
-		res.ready.Round(time.Millisecond), o.warmup, o.duration)
+	e.progress("%s: leader ready after %s; warming up %s, then measuring %s", name, ms(res.ready), o.warmup, o.duration)
 
 	if !sleep(ctx, o.warmup) {
 		return res, ctx.Err()
 	}
 	stopProfile := e.profile(name)
-	from, cpu0, rec0 := time.Now(), cpuTime(), s.Status().Fired
+	from, cpu0 := time.Now(), cpuTime()
 	ok = sleep(ctx, o.duration)
-	to, cpu1, rec1 := time.Now(), cpuTime(), s.Status().Fired
+	to, cpu1 := time.Now(), cpuTime()
 	stopProfile()
 	if !ok {
 		return res, ctx.Err()
 	}
 	secs := to.Sub(from).Seconds()
 	res.cpu = (cpu1 - cpu0).Seconds() / secs
-	res.recorded = float64(rec1-rec0) / secs
-	res.fired = float64(len(fw.fires.window(from, to))) / secs
-	res.assign = distOf(fw.assigned.window(from, to))
-	res.assignEnd = distOf(fw.assigned.window(to.Add(-time.Second), to))
-	res.skipped = fw.skipped.Load()
+	res.fired = float64(len(p.fired.window(from, to))) / secs
+	res.assign = distOf(p.assigned.window(from, to))
+	res.assignEnd = distOf(p.assigned.window(to.Add(-time.Second), to))
+	res.skipped, res.pending = p.skipped.Load(), p.pending.Load()
 	if execute {
-		done := fw.finished.window(from, to)
+		done := p.finished.window(from, to)
 		res.completed = float64(len(done)) / secs
 		res.result = distOf(done)
 		res.started = distOf(handlerStart.window(from, to))
-		res.failed = fw.failed.Load()
+		res.failed = p.failed.Load()
 	}
 	e.progress("%s: %.0f fires/s dispatched (offered %.0f/s), %.0f runs/s completed", name, res.fired, res.offered, res.completed)
 	return res, nil
@@ -139,7 +129,7 @@ func runFlow(ctx context.Context, e *env, name string, jobs int, execute bool) (
 // runs, enough of them to hold every run of the phase (not execute). It
 // waits until the workers are registered and returns a function that
 // stops them.
-func startWorkers(ctx context.Context, e *env, st *etcd.Store, res flowResult, started *recorder) (func(), error) {
+func startWorkers(ctx context.Context, e *env, st *etcd.Store, res flowResult, p *probes, started *recorder) (func(), error) {
 	o := e.opts
 	n := o.workers
 	if !res.execute {
@@ -153,7 +143,7 @@ func startWorkers(ctx context.Context, e *env, st *etcd.Store, res flowResult, s
 		for i := range n {
 			w, err := worker.New(worker.Config{
 				Group: "bench", ID: fmt.Sprintf("worker-%d", i), Hostname: "pink-bench",
-				Capacity: o.capacity, DrainTimeout: 5 * time.Second, Registry: st, Runs: st,
+				Capacity: o.capacity, DrainTimeout: 5 * time.Second, Registry: st, Runs: runProbe{RunStore: st, p: p},
 				Logger: e.logs.logger(slog.LevelWarn, "worker", i),
 			})
 			if err != nil {

@@ -57,6 +57,8 @@ type loadSpec struct {
 	// withFire adds one past fire per job (dispatched, a second before
 	// planFrom), as a leader finds in the ledger of a store in use.
 	withFire bool
+	// firesOnly writes the fires of jobs loaded before with the same spec.
+	firesOnly bool
 }
 
 // bulkLoad writes the group and spec.jobs jobs (and their fires) with
@@ -64,13 +66,12 @@ type loadSpec struct {
 // It returns the keys written. It then reads a job and a fire back through
 // the store and compares them with what it wrote.
 func bulkLoad(ctx context.Context, cli *clientv3.Client, st *etcd.Store, spec loadSpec, puts, loaders int) (int64, error) {
-	if _, err := st.CreateGroup(ctx, domain.Group{Name: spec.group, CreatedAt: spec.planFrom, UpdatedAt: spec.planFrom}); err != nil {
-		return 0, fmt.Errorf("create group: %w", err)
+	if !spec.firesOnly {
+		if _, err := st.CreateGroup(ctx, domain.Group{Name: spec.group, CreatedAt: spec.planFrom, UpdatedAt: spec.planFrom}); err != nil {
+			return 0, fmt.Errorf("create group: %w", err)
+		}
 	}
-	perJob := 2
-	if spec.withFire {
-		perJob = 4
-	}
+	perJob := len(jobOps(spec, 0))
 	jobsPerTxn := max(1, puts/perJob)
 	var next, written atomic.Int64
 	// load writes batches until every job is taken.
@@ -115,11 +116,13 @@ func jobOps(spec loadSpec, i int) []clientv3.Op {
 	p := spec.prefix
 	j := benchJob(i, spec.group, spec.schedule, spec.shards, spec.planFrom)
 	j.Version = 1
-	ops := []clientv3.Op{
-		clientv3.OpPut(p+"/job/instances/"+j.Group+"/"+j.ID, encodeValue(envelope{Job: &j})),
-		clientv3.OpPut(p+"/job/index/"+j.ID, encodeValue(envelope{JobRef: &jobRef{Group: j.Group}})),
+	var ops []clientv3.Op
+	if !spec.firesOnly {
+		ops = append(ops,
+			clientv3.OpPut(p+"/job/instances/"+j.Group+"/"+j.ID, encodeValue(envelope{Job: &j})),
+			clientv3.OpPut(p+"/job/index/"+j.ID, encodeValue(envelope{JobRef: &jobRef{Group: j.Group}})))
 	}
-	if spec.withFire {
+	if spec.withFire || spec.firesOnly {
 		f := pastFire(&j)
 		ops = append(ops,
 			clientv3.OpPut(p+"/fire/instances/"+j.ID+"/"+f.ID, encodeValue(envelope{Fire: &f})),
@@ -149,7 +152,7 @@ func verifyLoad(ctx context.Context, st *etcd.Store, spec loadSpec) error {
 	if !reflect.DeepEqual(normTimes(got), normTimes(want)) {
 		return fmt.Errorf("bulk load: job %s reads back as %+v, wrote %+v", want.ID, got, want)
 	}
-	if !spec.withFire {
+	if !spec.withFire && !spec.firesOnly {
 		return nil
 	}
 	wf := pastFire(&want)

@@ -22,15 +22,21 @@ const (
 	targetKillOverTTL = time.Second
 )
 
-func ceilingRows(t *table, c ceiling, o *options) {
+// ceilingRows lists the ceiling measured at the start (a) and at the end
+// (b) of the run; ratios use the better of the two (c).
+func ceilingRows(t *table, a, b, c ceiling, o *options) {
+	both := func(x, y float64) string {
+		return fmt.Sprintf("%s (start %s, end %s)", rate(max(x, y)), rate(x), rate(y))
+	}
 	t.add(row{Figure: fmt.Sprintf("ceiling: create-if-absent Txns/s, %d goroutines", o.concurrency),
-		Value: rate(c.txnPerSec), Num: c.txnPerSec})
+		Value: both(a.txnPerSec, b.txnPerSec), Num: c.txnPerSec})
 	t.add(row{Figure: fmt.Sprintf("ceiling: keys/s, %d puts per Txn, %d goroutines", o.putsPerTxn, o.concurrency),
-		Value: rate(c.keysPerSec), Num: c.keysPerSec})
+		Value: both(a.keysPerSec, b.keysPerSec), Num: c.keysPerSec})
 	t.add(row{Figure: fmt.Sprintf("ceiling: keys/s, %d puts per Txn, one Txn in flight", o.putsPerTxn),
-		Value: rate(c.keysPerSecSerial), Num: c.keysPerSecSerial})
-	t.add(row{Figure: "ceiling: one create-if-absent Txn, p50 / p99 / max",
+		Value: both(a.keysPerSecSerial, b.keysPerSecSerial), Num: c.keysPerSecSerial})
+	t.add(row{Figure: "ceiling: one create-if-absent Txn at a time, p50 / p99 / max",
 		Value: lags(c.txnLatency), Num: c.txnLatency.p99.Seconds()})
+	t.add(row{Figure: "ceiling: value size (an encoded fire record)", Value: fmt.Sprintf("%d B", c.valueBytes), Num: float64(c.valueBytes)})
 }
 
 func flowRows(t *table, r flowResult, c ceiling, o *options) {
@@ -67,9 +73,9 @@ func flowRows(t *table, r flowResult, c ceiling, o *options) {
 		t.add(row{Figure: r.name + ": fires dispatched/s", Value: rate(r.fired), Num: r.fired,
 			Ceiling: rate(c.txnPerSec) + " Txns", Ratio: ratio(r.fired, c.txnPerSec)})
 	}
-	t.add(row{Figure: r.name + ": lag nominal -> assigned, p50 / p99 / max", Value: lags(r.assign),
+	t.add(row{Figure: r.name + ": lag nominal -> fire and assigned run committed, p50 / p99 / max", Value: lags(r.assign),
 		Num: r.assign.p99.Seconds(), Ceiling: txnLat, Ratio: lagRatio(r.assign)})
-	t.add(row{Figure: r.name + ": lag nominal -> assigned, window's last second", Value: lags(r.assignEnd),
+	t.add(row{Figure: r.name + ": the same, window's last second only", Value: lags(r.assignEnd),
 		Num: r.assignEnd.p99.Seconds(), Ceiling: txnLat, Ratio: lagRatio(r.assignEnd)})
 	early := r.assign.early
 	if r.execute {
@@ -93,36 +99,52 @@ func flowRows(t *table, r flowResult, c ceiling, o *options) {
 	t.add(row{Figure: r.name + ": fires early (assignment or handler before nominal)", Value: fmt.Sprint(early),
 		Num: float64(early), Target: "0", Verdict: verdict(early == 0)})
 	if r.skipped > 0 {
-		t.add(row{Figure: r.name + ": fires recorded as skipped", Value: fmt.Sprint(r.skipped), Num: float64(r.skipped)})
+		t.add(row{Figure: r.name + ": fires recorded as skipped (whole phase)", Value: fmt.Sprint(r.skipped), Num: float64(r.skipped)})
+	}
+	if r.pending > 0 {
+		t.add(row{Figure: r.name + ": runs created pending, no worker free (whole phase)", Value: fmt.Sprint(r.pending), Num: float64(r.pending)})
 	}
 	t.add(row{Figure: r.name + ": CPU of the process in the window", Value: fmt.Sprintf("%.2f cores", r.cpu), Num: r.cpu})
 }
 
 func readyRows(t *table, r readyResult) {
-	what := fmt.Sprintf("%s jobs", thousands(r.jobs))
-	if r.fires {
-		what += " + 1 fire each"
+	readyTarget := func(d time.Duration, timedOut bool) (string, string) {
+		target := "<= " + ms(targetReady) + " at 1,000,000 jobs"
+		switch {
+		case r.jobs >= targetReadyJobs || (timedOut && d > targetReady):
+			return target, verdict(!timedOut && d <= targetReady)
+		}
+		est := time.Duration(float64(d) * float64(targetReadyJobs) / float64(r.jobs))
+		if timedOut {
+			return target + fmt.Sprintf(" (linear estimate > %s)", ms(est)), verdict(false) + " (est.)"
+		}
+		return target + fmt.Sprintf(" (linear estimate %s)", ms(est)), verdict(est <= targetReady) + " (est.)"
 	}
-	target, v := "<= "+ms(targetReady)+" at 1,000,000 jobs", ""
-	if r.jobs >= targetReadyJobs {
-		v = verdict(r.ready <= targetReady)
-	} else {
-		est := time.Duration(float64(r.ready) * float64(targetReadyJobs) / float64(r.jobs))
-		target += fmt.Sprintf(" (linear estimate %s)", ms(est))
-		v = verdict(est <= targetReady) + " (est.)"
-	}
-	t.add(row{Figure: "ready: " + what + ": start -> leader ready", Value: ms(r.ready), Num: r.ready.Seconds(),
+	target, v := readyTarget(r.ready, false)
+	t.add(row{Figure: fmt.Sprintf("ready: %s jobs: start -> leader ready", thousands(r.jobs)), Value: ms(r.ready), Num: r.ready.Seconds(),
 		Ceiling: ms(r.rawScan) + " raw scan", Ratio: ratio(float64(r.ready), float64(r.rawScan)), Target: target, Verdict: v})
 	t.add(row{Figure: "ready: the term's load (\"took\")", Value: ms(r.load), Num: r.load.Seconds(),
 		Ceiling: ms(r.rawScan) + " raw scan", Ratio: ratio(float64(r.load), float64(r.rawScan))})
 	jobBytes := float64(len(encodeValue(envelope{Job: ptr(benchJob(1, "bench", "0 0 3 1 1 *", 1, time.Now()))})))
-	t.add(row{Figure: "ready: heap per job (after GC, leader ready - before)", Value: bytesOf(r.heapPerJob()), Num: r.heapPerJob(),
+	t.add(row{Figure: "ready: heap per job (after GC, leader ready - leader stopped)", Value: bytesOf(r.heapPerJob()), Num: r.heapPerJob(),
 		Ceiling: bytesOf(jobBytes) + " stored job value", Ratio: ratio(r.heapPerJob(), jobBytes),
 		Target: "<= 1 KiB", Verdict: verdict(r.heapPerJob() <= targetHeapPerJob)})
+	t.add(row{Figure: "ready: the same, leader ready - before its start", Value: bytesOf(r.heapPerJobBefore()), Num: r.heapPerJobBefore(),
+		Ceiling: bytesOf(jobBytes) + " stored job value", Ratio: ratio(r.heapPerJobBefore(), jobBytes)})
 	t.add(row{Figure: "ready: RSS per job (includes etcd pages the load touched)", Value: bytesOf(r.rssPerJob()), Num: r.rssPerJob(),
 		Ceiling: bytesOf(jobBytes) + " stored job value", Ratio: ratio(r.rssPerJob(), jobBytes)})
 	t.add(row{Figure: "ready: heap / RSS of the process, leader ready", Value: bytesOf(float64(r.heapAfter)) + " / " + bytesOf(float64(r.rssAfter)),
 		Num: float64(r.heapAfter)})
+	if r.fires {
+		val := ms(r.readyFires)
+		if r.firesTimedOut {
+			val = "> " + val + " (timed out)"
+		}
+		target, v := readyTarget(r.readyFires, r.firesTimedOut)
+		t.add(row{Figure: fmt.Sprintf("ready: %s jobs + 1 past fire each: start -> leader ready", thousands(r.jobs)), Value: val,
+			Num: r.readyFires.Seconds(), Ceiling: ms(r.rawScan) + " raw scan", Ratio: ratio(float64(r.readyFires), float64(r.rawScan)),
+			Target: target, Verdict: v})
+	}
 	if !r.idle {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,8 +89,10 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// rssBytes returns the process's resident set size (VmRSS), or 0.
+// rssBytes returns the process's resident set size (VmRSS), or 0, after
+// returning the memory the Go heap does not use to the system.
 func rssBytes() int64 {
+	debug.FreeOSMemory()
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
