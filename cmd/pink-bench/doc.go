@@ -10,8 +10,10 @@
 // Phases (-mode):
 //
 //	dispatch  the leader alone: -jobs jobs on -schedule, runs assigned to
-//	          registered workers that never execute them; fires recorded
-//	          per second, and lag from nominal time to assignment
+//	          registered sinks that never execute them (the harness deletes
+//	          their assignments every 100 ms, freeing capacity);
+//	          fires recorded per second, and lag from nominal time to the
+//	          fire and its assigned run committed
 //	e2e       the whole pipeline at each -e2e-jobs level: fire, assignment,
 //	          worker start, result recorded; runs completed per second and
 //	          lag from nominal time to handler start

@@ -67,7 +67,7 @@ func failoverOnce(ctx context.Context, e *env, event string) (failoverCase, erro
 		schedule: o.schedule, shards: o.shards, planFrom: time.Now()}, o.putsPerTxn, o.loaders); err != nil {
 		return c, err
 	}
-	stopWorkers, err := startWorkers(ctx, e, st, flowResult{offered: float64(o.failJobs) * firesPerSecond(o.schedule)}, nil, nil)
+	stopWorkers, err := startWorkers(ctx, e, st, prefix, flowResult{}, nil, nil)
 	if err != nil {
 		return c, err
 	}

@@ -7,6 +7,8 @@ import (
 	"math"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/pink-scheduler/pink/adapters/etcd"
 	"github.com/pink-scheduler/pink/app/worker"
 	"github.com/pink-scheduler/pink/domain"
@@ -75,7 +77,7 @@ func runFlow(ctx context.Context, e *env, name string, jobs int, execute bool) (
 
 	p := &probes{}
 	var handlerStart recorder
-	stopWorkers, err := startWorkers(ctx, e, st, res, p, &handlerStart)
+	stopWorkers, err := startWorkers(ctx, e, st, prefix, res, p, &handlerStart)
 	if err != nil {
 		return res, err
 	}
@@ -125,63 +127,26 @@ func runFlow(ctx context.Context, e *env, name string, jobs int, execute bool) (
 }
 
 // startWorkers starts o.workers in-process workers whose no-op handler
-// records its lag (execute), or registers workers that never take their
-// runs, enough of them to hold every run of the phase (not execute). It
-// waits until the workers are registered and returns a function that
-// stops them.
-func startWorkers(ctx context.Context, e *env, st *etcd.Store, res flowResult, p *probes, started *recorder) (func(), error) {
-	o := e.opts
-	n := o.workers
-	if !res.execute {
-		runs := res.offered * float64(o.shards) * (o.warmup + o.duration + 30*time.Second).Seconds()
-		n = max(n, int(math.Ceil(runs/domain.MaxCapacity)))
-	}
+// records its lag (execute), or registers sinks: workers that never take
+// their runs, whose assignments the harness deletes every 100 ms so that
+// their capacity frees up as if the runs had finished (not execute: the
+// leader's pipeline alone); o.workers of them, or more if that many cannot
+// hold 5 seconds of runs. It waits until the workers are
+// registered and returns a function that stops them.
+func startWorkers(ctx context.Context, e *env, st *etcd.Store, prefix string, res flowResult, p *probes, started *recorder) (func(), error) {
 	var stop func()
+	var err error
+	n := e.opts.workers
 	if res.execute {
-		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		done := make(chan struct{}, n)
-		for i := range n {
-			w, err := worker.New(worker.Config{
-				Group: "bench", ID: fmt.Sprintf("worker-%d", i), Hostname: "pink-bench",
-				Capacity: o.capacity, DrainTimeout: 5 * time.Second, Registry: st, Runs: runProbe{RunStore: st, p: p},
-				Logger: e.logs.logger(slog.LevelWarn, "worker", i),
-			})
-			if err != nil {
-				cancel()
-				return nil, err
-			}
-			w.Handle("noop", func(_ context.Context, run worker.Run) (worker.Result, error) {
-				now := time.Now()
-				started.add(now, now.Sub(run.ScheduledAt))
-				return worker.Result{}, nil
-			})
-			go func() {
-				defer func() { done <- struct{}{} }()
-				if err := w.Run(wctx); err != nil {
-					e.progress("worker %d: %v", i, err)
-				}
-			}()
-		}
-		stop = func() {
-			cancel()
-			for range n {
-				<-done
-			}
-		}
+		stop, err = runWorkers(ctx, e, st, p, started)
 	} else {
-		var ls leases
-		for i := range n {
-			l, err := st.RegisterWorker(ctx, domain.Worker{
-				ID: fmt.Sprintf("sink-%d", i), Group: "bench", Hostname: "pink-bench",
-				Handlers: []string{"noop"}, Capacity: domain.MaxCapacity, StartedAt: time.Now(),
-			}, 10*time.Second)
-			if err != nil {
-				ls.closeAll()
-				return nil, err
-			}
-			ls.add(l)
-		}
-		stop = ls.closeAll
+		// Enough sinks to hold 5 seconds of runs: the leader's catch-up
+		// at its start and the runs between two drains.
+		n = max(n, int(math.Ceil(res.offered*float64(e.opts.shards)*5/domain.MaxCapacity)))
+		stop, err = runSinks(ctx, e, st, prefix, n)
+	}
+	if err != nil {
+		return nil, err
 	}
 	for {
 		ws, _, err := st.ListWorkers(ctx, "bench")
@@ -197,6 +162,73 @@ func startWorkers(ctx context.Context, e *env, st *etcd.Store, res flowResult, p
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// runWorkers starts the in-process workers.
+func runWorkers(ctx context.Context, e *env, st *etcd.Store, p *probes, started *recorder) (func(), error) {
+	o := e.opts
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{}, o.workers)
+	for i := range o.workers {
+		w, err := worker.New(worker.Config{
+			Group: "bench", ID: fmt.Sprintf("worker-%d", i), Hostname: "pink-bench",
+			Capacity: o.capacity, DrainTimeout: 5 * time.Second, Registry: st, Runs: runProbe{RunStore: st, p: p},
+			Logger: e.logs.logger(slog.LevelWarn, "worker", i),
+		})
+		if err != nil {
+			cancel()
+			for range i {
+				<-done
+			}
+			return nil, err
+		}
+		w.Handle("noop", func(_ context.Context, run worker.Run) (worker.Result, error) {
+			now := time.Now()
+			started.add(now, now.Sub(run.ScheduledAt))
+			return worker.Result{}, nil
+		})
+		go func() {
+			defer func() { done <- struct{}{} }()
+			if err := w.Run(wctx); err != nil {
+				e.progress("worker %d: %v", i, err)
+			}
+		}()
+	}
+	return func() {
+		cancel()
+		for range o.workers {
+			<-done
+		}
+	}, nil
+}
+
+// runSinks registers the sink workers and starts the drain.
+func runSinks(ctx context.Context, e *env, st *etcd.Store, prefix string, n int) (func(), error) {
+	var ls leases
+	for i := range n {
+		l, err := st.RegisterWorker(ctx, domain.Worker{
+			ID: fmt.Sprintf("sink-%d", i), Group: "bench", Hostname: "pink-bench",
+			Handlers: []string{"noop"}, Capacity: domain.MaxCapacity, StartedAt: time.Now(),
+		}, 10*time.Second)
+		if err != nil {
+			ls.closeAll()
+			return nil, err
+		}
+		ls.add(l)
+	}
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for sleep(dctx, 100*time.Millisecond) {
+			_, _ = e.cli.Delete(dctx, prefix+"/execute/snapshots/bench/", clientv3.WithPrefix())
+		}
+	}()
+	return func() {
+		cancel()
+		<-drained
+		ls.closeAll()
+	}, nil
 }
 
 // sleep waits d; it reports false if ctx ended first.
