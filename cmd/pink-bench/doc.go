@@ -17,9 +17,10 @@
 //	e2e       the whole pipeline at each -e2e-jobs level: fire, assignment,
 //	          worker start, result recorded; runs completed per second and
 //	          lag from nominal time to handler start
-//	ready     -ready-jobs jobs (and one past fire each) bulk-loaded, then
-//	          the time for a node to become a ready leader, heap and RSS
-//	          per job
+//	ready     -ready-jobs jobs bulk-loaded (none due), then the time for
+//	          a node to become a ready leader, heap and RSS per job; then
+//	          one past fire per job and a new leader timed again, for at
+//	          most -ready-timeout (-ready-fires)
 //	idle      ready, then CPU over -idle with nothing due, with and without
 //	          the scheduler
 //	failover  a second scheduler takes over: on resign (SIGTERM), on a
@@ -37,4 +38,7 @@
 // (docs/etcd-layout.md) and read back through the store to check the
 // encoding. Each phase works under its own key prefix, deleted when the
 // phase ends. The temporary directory is removed on exit, also on Ctrl-C.
+// -profile-dir writes a CPU profile of each measured window and a heap
+// profile with the leader ready; -json writes the table for scripts.
+// docs/benchmarks.md explains the method and publishes the figures.
 package main

@@ -19,7 +19,6 @@ type flowResult struct {
 	name     string
 	jobs     int
 	offered  float64 // fires per second the schedules ask for
-	window   time.Duration
 	loadKeys int64
 	loadTook time.Duration
 	ready    time.Duration // scheduler start -> leader ready
@@ -61,7 +60,7 @@ func runFlow(ctx context.Context, e *env, name string, jobs int, execute bool) (
 	o := e.opts
 	prefix := "/bench-" + name
 	defer e.cleanup(prefix)
-	res := flowResult{name: name, jobs: jobs, execute: execute, window: o.duration,
+	res := flowResult{name: name, jobs: jobs, execute: execute,
 		offered: float64(jobs) * firesPerSecond(o.schedule)}
 	st := e.store(prefix)
 
