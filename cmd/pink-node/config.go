@@ -38,6 +38,9 @@ var stringFlags = []cli.Flag{
 	{Name: "prefix", Env: "PINK_PREFIX", Default: node.DefaultPrefix, Usage: "root of every etcd key Pink uses"},
 	{Name: "node-id", Env: "PINK_NODE_ID", Usage: "this node's ID; default the host name and a random suffix"},
 	{Name: "lease-ttl", Env: "PINK_LEASE_TTL", Default: node.DefaultLeaseTTL.String(), Usage: "TTL of the node's registration and leadership lease (whole seconds, at least 2s): a crashed leader is replaced within about this long"},
+	{Name: "history-per-job", Env: "PINK_HISTORY_PER_JOB", Default: strconv.Itoa(node.DefaultHistoryPerJob), Usage: "finished runs and fire records kept per job (the leader prunes older ones)"},
+	{Name: "history-max-age", Env: "PINK_HISTORY_MAX_AGE", Default: node.DefaultHistoryMaxAge.String(), Usage: "finished runs and fire records older than this are pruned (a Go duration, at least 1m)"},
+	{Name: "prune-interval", Env: "PINK_PRUNE_INTERVAL", Default: node.DefaultPruneInterval.String(), Usage: "how often the leader prunes history (a Go duration, 1s to 1h)"},
 	{Name: "http", Env: "PINK_HTTP", Default: node.DefaultHTTPAddr, Usage: "address the HTTP server (health, API, console) listens on"},
 	{Name: "etcd-cacert", Env: "PINK_ETCD_CACERT", Usage: "PEM file of the CAs that sign the external etcd's certificates"},
 	{Name: "etcd-cert", Env: "PINK_ETCD_CERT", Usage: "PEM client certificate for the external etcd (with --etcd-key)"},
@@ -128,6 +131,7 @@ func (p *parser) parse() (options, error) {
 		c.NodeID = id.S
 	}
 	c.LeaseTTL = p.leaseTTL(p.Get("lease-ttl"))
+	p.history(c)
 
 	// HTTP.
 	httpV := p.Get("http")
@@ -229,6 +233,32 @@ func (p *parser) leaseTTL(v value) time.Duration {
 		return d
 	}
 	return 0
+}
+
+// history parses the retention flags.
+func (p *parser) history(c *node.Config) {
+	v := p.Get("history-per-job")
+	if n, err := strconv.Atoi(strings.TrimSpace(v.S)); err != nil || n < 1 || n > node.MaxHistoryPerJob {
+		p.Bad(v, "want a whole number from 1 to %d", node.MaxHistoryPerJob)
+	} else {
+		c.History.PerJob = n
+	}
+	v = p.Get("history-max-age")
+	if d, err := time.ParseDuration(v.S); err != nil {
+		p.Bad(v, "want a Go duration such as 168h")
+	} else if d < time.Minute {
+		p.Bad(v, "must be at least 1m")
+	} else {
+		c.History.MaxAge = d
+	}
+	v = p.Get("prune-interval")
+	if d, err := time.ParseDuration(v.S); err != nil {
+		p.Bad(v, "want a Go duration such as 1m")
+	} else if d < time.Second || d > time.Hour {
+		p.Bad(v, "must be from 1s to 1h")
+	} else {
+		c.PruneInterval = d
+	}
 }
 
 // tlsAndAuth parses the TLS and auth settings of an external etcd.

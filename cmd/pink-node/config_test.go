@@ -38,6 +38,9 @@ func TestParseDefaults(t *testing.T) {
 	require.Equal(t, 5*time.Second, c.LeaseTTL)
 	require.Equal(t, "127.0.0.1:8002", c.HTTPAddr)
 	require.False(t, c.Dev)
+	require.Equal(t, 100, c.History.PerJob)
+	require.Equal(t, 7*24*time.Hour, c.History.MaxAge)
+	require.Equal(t, time.Minute, c.PruneInterval)
 	require.NoError(t, domain.ValidateName("node_id", c.NodeID), "a generated ID: %q", c.NodeID)
 	require.Equal(t, slog.LevelInfo, o.logLevel)
 	require.Equal(t, "text", o.logFormat)
@@ -53,9 +56,13 @@ func TestParseFlags(t *testing.T) {
 		"--prefix", "/team-a/pink", "--node-id", "node-a", "--lease-ttl", "10s",
 		"--http", "127.0.0.1:9000", "--dev", "--etcd-user", "pink",
 		"--log-level", "DEBUG", "--log-format", "json",
+		"--history-per-job", "20", "--history-max-age", "24h", "--prune-interval", "5s",
 	}, env(map[string]string{"PINK_ETCD_PASSWORD": "s3cret"}))
 	require.NoError(t, err)
 	c := o.node
+	require.Equal(t, 20, c.History.PerJob)
+	require.Equal(t, 24*time.Hour, c.History.MaxAge)
+	require.Equal(t, 5*time.Second, c.PruneInterval)
 	require.True(t, c.External())
 	require.Equal(t, []string{"http://10.0.0.1:2379", "http://10.0.0.2:2379", "http://10.0.0.3:2379"}, c.Etcd.Endpoints)
 	require.Equal(t, "/team-a/pink", c.Prefix)
@@ -162,6 +169,13 @@ func TestParseRejects(t *testing.T) {
 		{"ttl negative", []string{"--lease-ttl", "-5s"}, nil, "must be at least 2s"},
 		{"ttl long", []string{"--lease-ttl", "2h"}, nil, "must be at most 1h0m0s"},
 		{"ttl fraction", []string{"--lease-ttl", "2500ms"}, nil, "must be whole seconds"},
+		{"history zero", []string{"--history-per-job", "0"}, nil, `invalid --history-per-job "0": want a whole number from 1 to 100000`},
+		{"history garbage", nil, map[string]string{"PINK_HISTORY_PER_JOB": "many"}, `invalid PINK_HISTORY_PER_JOB "many": want a whole number`},
+		{"history huge", []string{"--history-per-job", "100001"}, nil, "from 1 to 100000"},
+		{"max age short", []string{"--history-max-age", "30s"}, nil, `invalid --history-max-age "30s": must be at least 1m`},
+		{"max age garbage", []string{"--history-max-age", "7d"}, nil, "want a Go duration such as 168h"},
+		{"prune fast", []string{"--prune-interval", "10ms"}, nil, `invalid --prune-interval "10ms": must be from 1s to 1h`},
+		{"prune slow", []string{"--prune-interval", "2h"}, nil, "must be from 1s to 1h"},
 		{"ttl env", nil, map[string]string{"PINK_LEASE_TTL": "1s"}, `invalid PINK_LEASE_TTL "1s"`},
 
 		{"http no port", []string{"--http", "127.0.0.1"}, nil, `invalid --http "127.0.0.1": want host:port`},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pink-scheduler/pink/adapters/etcd"
 	"github.com/pink-scheduler/pink/domain"
+	"github.com/pink-scheduler/pink/ports"
 )
 
 // Defaults and bounds of Config.
@@ -27,6 +28,14 @@ const (
 	DefaultEtcdCheck  = 10 * time.Second
 	DefaultStartLimit = 90 * time.Second
 	DefaultStopLimit  = 30 * time.Second
+	// DefaultHistoryPerJob and DefaultHistoryMaxAge bound the finished
+	// runs and fire records kept per job; MaxHistoryPerJob bounds the
+	// setting (the store's per-job listings stay cheap).
+	DefaultHistoryPerJob = 100
+	DefaultHistoryMaxAge = 7 * 24 * time.Hour
+	MaxHistoryPerJob     = 100000
+	// DefaultPruneInterval is how often the leader prunes history.
+	DefaultPruneInterval = time.Minute
 )
 
 // Config configures a node. The zero value of every field but NodeID is a
@@ -43,6 +52,12 @@ type Config struct {
 	// session: a crashed leader is replaced within about this long. Whole
 	// seconds, from MinLeaseTTL to MaxLeaseTTL; default DefaultLeaseTTL.
 	LeaseTTL time.Duration
+	// History bounds the finished runs and fire records kept; zero fields
+	// take DefaultHistoryPerJob and DefaultHistoryMaxAge.
+	History ports.Retention
+	// PruneInterval is how often the leader prunes history; default
+	// DefaultPruneInterval.
+	PruneInterval time.Duration
 	// HTTPAddr is where the HTTP server listens; default DefaultHTTPAddr.
 	HTTPAddr string
 	// Dev is development mode: the API and console need no login. Only
@@ -97,6 +112,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.LeaseTTL < MinLeaseTTL || c.LeaseTTL > MaxLeaseTTL {
 		return c, fmt.Errorf("node: lease TTL %s: must be between %s and %s", c.LeaseTTL, MinLeaseTTL, MaxLeaseTTL)
+	}
+	if c.History.PerJob == 0 {
+		c.History.PerJob = DefaultHistoryPerJob
+	}
+	if c.History.MaxAge == 0 {
+		c.History.MaxAge = DefaultHistoryMaxAge
+	}
+	if c.PruneInterval == 0 {
+		c.PruneInterval = DefaultPruneInterval
+	}
+	if c.History.PerJob < 0 || c.History.PerJob > MaxHistoryPerJob || c.History.MaxAge < 0 || c.PruneInterval < 0 {
+		return c, fmt.Errorf("node: history %+v, prune interval %s: out of range", c.History, c.PruneInterval)
 	}
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = DefaultHTTPAddr

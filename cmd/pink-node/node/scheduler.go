@@ -39,6 +39,7 @@ func newScheduler(cfg Config, p schedulerPorts) (*scheduler.Scheduler, error) {
 	return scheduler.New(scheduler.Config{
 		Jobs: p.Jobs, Fires: p.Fires, Runs: p.Runs, Workers: p.Workers,
 		Elector: p.Elector, Clock: p.Clock,
+		Retention: cfg.History, PruneInterval: cfg.PruneInterval,
 		Logger: cfg.Logger.With("node", cfg.NodeID),
 	})
 }
