@@ -27,8 +27,23 @@ import (
 const (
 	group    = "cluster"
 	leaseTTL = 2 * time.Second
-	nJobs    = 3
+	nJobs    = 3 // shell jobs tick-0..2; tick-2 is the canary of the fence checks
+	// canaryJob is the index in jobIDs of the job paused during a leader
+	// fault: a fire of it after the pause is an ex-leader's stale write.
+	canaryJob = nJobs - 1
 )
+
+// options shape a cluster: extra pink-node flags (retention).
+type options struct {
+	nodeArgs []string
+}
+
+// wproc is a worker process: pink-worker (w0, w1) or the Go SDK worker
+// test/cluster/sdkworker (w2).
+type wproc struct {
+	*proc
+	id string
+}
 
 // member is one etcd member process.
 type member struct {
@@ -49,7 +64,7 @@ type cluster struct {
 	dir     string
 	members []*member
 	nodes   []*pnode
-	workers []*proc
+	workers []*wproc
 	cli     *clientv3.Client
 	store   *etcd.Store
 	svc     *jobs.Service
@@ -58,8 +73,8 @@ type cluster struct {
 }
 
 // newCluster starts 3 etcd members, 3 nodes (each behind its own proxies)
-// and 2 workers, and waits until they are ready and one node leads.
-func newCluster(t *testing.T) *cluster {
+// and 3 workers, and waits until they are ready and one node leads.
+func newCluster(t *testing.T, o options) *cluster {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "pink-cluster-")
 	if err != nil {
@@ -105,8 +120,9 @@ func newCluster(t *testing.T) *cluster {
 			n.proxies = append(n.proxies, p)
 			urls = append(urls, "http://"+p.Addr())
 		}
-		n.proc = start(t, "pink-node", "--etcd", strings.Join(urls, ","), "--http", n.httpAddr,
-			"--node-id", n.id, "--lease-ttl", leaseTTL.String(), "--dev")
+		args := append([]string{"--etcd", strings.Join(urls, ","), "--http", n.httpAddr,
+			"--node-id", n.id, "--lease-ttl", leaseTTL.String(), "--dev"}, o.nodeArgs...)
+		n.proc = start(t, "pink-node", args...)
 		c.nodes = append(c.nodes, n)
 	}
 	for _, n := range c.nodes {
@@ -118,15 +134,39 @@ func newCluster(t *testing.T) *cluster {
 	if _, err := c.svc.CreateGroup(ctx, domain.Group{Name: group}); err != nil {
 		t.Fatal(err)
 	}
+	// The ledger lines of shell jobs name the worker through LEDGER_WORKER
+	// (commands get the worker's environment).
+	etcdURLs := strings.Join(c.memberURLs(), ",")
 	for i := range 2 {
-		c.workers = append(c.workers, start(t, "pink-worker", "--group", group, "--etcd", strings.Join(c.memberURLs(), ","),
-			"--id", fmt.Sprintf("w%d", i), "--allow-shell", "--lease-ttl", leaseTTL.String()))
+		id := fmt.Sprintf("w%d", i)
+		c.workers = append(c.workers, &wproc{id: id, proc: startEnv(t, []string{"LEDGER_WORKER=" + id}, "pink-worker",
+			"--group", group, "--etcd", etcdURLs, "--id", id, "--allow-shell", "--shell-inherit-env",
+			"--lease-ttl", leaseTTL.String())})
 	}
-	eventually(t, 30*time.Second, "2 workers registered", func() bool {
-		ws, _, err := c.store.ListWorkers(ctx, group)
-		return err == nil && len(ws) == 2
-	})
+	c.workers = append(c.workers, &wproc{id: "w2", proc: startEnv(t, []string{"LEDGER_WORKER=w2"}, "sdkworker",
+		"--group", group, "--etcd", etcdURLs, "--id", "w2", "--ledger", c.ledger, "--lease-ttl", leaseTTL.String())})
+	c.waitWorkers(len(c.workers))
 	return c
+}
+
+// waitWorkers waits until n workers are registered.
+func (c *cluster) waitWorkers(n int) {
+	c.t.Helper()
+	eventually(c.t, 30*time.Second, fmt.Sprintf("%d workers registered", n), func() bool {
+		ws, _, err := c.store.ListWorkers(context.Background(), group)
+		return err == nil && len(ws) == n
+	})
+}
+
+// worker returns the worker process with ID id.
+func (c *cluster) worker(id string) *wproc {
+	for _, w := range c.workers {
+		if w.id == id {
+			return w
+		}
+	}
+	c.t.Fatalf("no worker %q", id)
+	return nil
 }
 
 func (c *cluster) memberURLs() []string {
@@ -188,14 +228,15 @@ func (c *cluster) restartNode(n *pnode) {
 	eventually(c.t, 60*time.Second, "node "+n.id+" ready again", func() bool { return n.ready().Ready })
 }
 
-// createJobs creates the tick jobs (and a slow one when slow), each
-// appending "runID attempt" to the ledger when it runs.
+// createJobs creates the jobs, each appending a line to the ledger when it
+// runs (see ledgerEntry): the shell jobs tick-0..2, run by every worker;
+// sdk-tick, whose handler only the Go SDK worker has; and when slow, a
+// shell job that sleeps 2 s.
 func (c *cluster) createJobs(slow bool) {
 	c.t.Helper()
 	ctx := context.Background()
-	mk := func(name, script string) {
-		params, _ := json.Marshal(map[string]any{"command": []string{"sh", "-c", script}})
-		j, err := c.svc.CreateJob(ctx, domain.Job{Group: group, Name: name, Schedule: "* * * * * *", Handler: "shell",
+	mk := func(name, handler string, params []byte) {
+		j, err := c.svc.CreateJob(ctx, domain.Job{Group: group, Name: name, Schedule: "* * * * * *", Handler: handler,
 			Params:  params,
 			Misfire: domain.Misfire{Policy: domain.MisfireFireAll, Window: domain.Duration(time.Minute)},
 			Overlap: domain.OverlapAllow,
@@ -206,13 +247,32 @@ func (c *cluster) createJobs(slow bool) {
 		}
 		c.jobIDs = append(c.jobIDs, j.ID)
 	}
-	line := `echo "$PINK_RUN_ID $PINK_ATTEMPT" >> ` + c.ledger
+	shell := func(sleep string) []byte {
+		script := `s=$(date +%s%N); ` + sleep + `echo "$PINK_RUN_ID $PINK_ATTEMPT $LEDGER_WORKER $PINK_FIRE_ID $s $(date +%s%N)" >> ` + c.ledger
+		b, _ := json.Marshal(map[string]any{"command": []string{"sh", "-c", script}})
+		return b
+	}
 	for i := range nJobs {
-		mk(fmt.Sprintf("tick-%d", i), line)
+		mk(fmt.Sprintf("tick-%d", i), "shell", shell(""))
 	}
+	mk("sdk-tick", "ledger", nil)
 	if slow {
-		mk("slow", line+"; sleep 2")
+		mk("slow", "shell", shell("sleep 2; "))
 	}
+}
+
+// slowJob is the ID of the job that sleeps 2 s (created last).
+func (c *cluster) slowJob() string { return c.jobIDs[len(c.jobIDs)-1] }
+
+// pauseCanary pauses the canary job during a leader fault and records
+// when the pause was committed.
+func (c *cluster) pauseCanary(f *fault) {
+	c.t.Helper()
+	f.canary = c.jobIDs[canaryJob]
+	if _, err := c.svc.PauseJob(context.Background(), f.canary); err != nil {
+		c.t.Fatal(err)
+	}
+	f.canaryAt = time.Now()
 }
 
 // pauseAndDrain pauses every job and waits until no run is active.
@@ -288,6 +348,14 @@ type fault struct {
 	// the fault is not meant to end its term (then no fence is checked).
 	oldToken  int64
 	newLeader time.Duration // time to a new leader; <0: no change seen
+	// canary, when set, was paused at canaryAt while the old leader was cut
+	// off: it must have no fire for a nominal time after that.
+	canary   string
+	canaryAt time.Time
+	// retention is the nodes' --history-per-job when the scenario sets
+	// it: the history is then checked against it, and the first fires
+	// may have been pruned.
+	retention int
 }
 
 // watchLeader polls the nodes from now on and returns a function giving
@@ -334,6 +402,9 @@ type result struct {
 	Lost       int
 	Skipped    int
 	ExecDups   int
+	Fence      int // fires written by a faulted ex-leader after the fault (must be 0)
+	Early      int // executions started before their nominal time (must be 0)
+	History    int // most fire records or runs kept for one job at the end
 }
 
 func fmtDur(d time.Duration) string {
@@ -344,14 +415,14 @@ func fmtDur(d time.Duration) string {
 }
 
 func (r result) header() string {
-	return "| scenario | seed | new leader | resume | max gap | fires | late max | late >1s | retries | dup fires | lost | skipped | dup execs |\n" +
-		"|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	return "| scenario | seed | new leader | resume | max gap | fires | late max | late >1s | retries | dup fires | lost | skipped | stale writes | early | dup execs | history/job |\n" +
+		"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 }
 
 func (r result) row() string {
-	return fmt.Sprintf("| %s | %d | %s | %s | %s | %d | %s | %d | %d | %d | %d | %d | %d |",
+	return fmt.Sprintf("| %s | %d | %s | %s | %s | %d | %s | %d | %d | %d | %d | %d | %d | %d | %d | %d |",
 		r.Scenario, r.Seed, fmtDur(r.NewLeader), fmtDur(r.Resume), fmtDur(r.MaxGap), r.Fires,
-		fmtDur(r.LateMax), r.LateOver1s, r.Retries, r.Dups, r.Lost, r.Skipped, r.ExecDups)
+		fmtDur(r.LateMax), r.LateOver1s, r.Retries, r.Dups, r.Lost, r.Skipped, r.Fence, r.Early, r.ExecDups, r.History)
 }
 
 // check reads the store and the ledger after the jobs were paused at
@@ -395,10 +466,25 @@ func (c *cluster) check(name string, seed int64, createdAt, pausedAt time.Time, 
 			t.Errorf("job %s: no fire at all", id)
 			continue
 		}
-		if first > createdAt.Unix()+3 {
+		r.History = max(r.History, len(fires))
+		if f.retention == 0 && first > createdAt.Unix()+3 {
 			t.Errorf("job %s: first fire at %s, job created at %s", id, time.Unix(first, 0).UTC(), createdAt.UTC())
 		}
-		end := max(last, pausedAt.Unix()-2)
+		jobPausedAt := pausedAt
+		if id == f.canary {
+			jobPausedAt = f.canaryAt
+			for _, fr := range fires {
+				if fr.Nominal.After(f.canaryAt) {
+					r.Fence++
+					t.Errorf("fence: job %s was paused at %s while the leader was cut off, yet fire %s (nominal %s) was recorded with token %d (the ex-leader's: %d)",
+						id, f.canaryAt.UTC().Format(time.StampMilli), fr.ID, fr.Nominal.UTC().Format(time.StampMilli), fr.LeaderToken, f.oldToken)
+				}
+			}
+		}
+		end := max(last, jobPausedAt.Unix()-2)
+		if id == f.canary {
+			end = jobPausedAt.Unix() - 2 // stale fires after the pause are counted above
+		}
 		for s := first; s <= end; s++ {
 			if perSecond[s] == 0 {
 				r.Lost++
@@ -406,7 +492,12 @@ func (c *cluster) check(name string, seed int64, createdAt, pausedAt time.Time, 
 			}
 		}
 		runsPerFire := map[string]int{}
-		for _, run := range c.runs(id) {
+		runs := c.runs(id)
+		r.History = max(r.History, len(runs))
+		if f.retention > 0 && (len(fires) > f.retention+1 || len(runs) > f.retention+1) {
+			t.Errorf("job %s: %d fire records and %d runs kept, retention %d per job", id, len(fires), len(runs), f.retention)
+		}
+		for _, run := range runs {
 			runState[run.ID] = run
 			runsPerFire[run.FireID]++
 			if !run.State.Terminal() {
@@ -451,6 +542,7 @@ func (c *cluster) check(name string, seed int64, createdAt, pausedAt time.Time, 
 		// nominal time after the fault began.
 		for _, fr := range allFires {
 			if fr.LeaderToken == f.oldToken && fr.Nominal.After(f.at.Add(time.Second)) {
+				r.Fence++
 				t.Errorf("fence: fire %s (nominal %s) written with the old leader's token %d after the fault at %s",
 					fr.ID, fr.Nominal, f.oldToken, f.at)
 			}
@@ -459,18 +551,47 @@ func (c *cluster) check(name string, seed int64, createdAt, pausedAt time.Time, 
 
 	// The ledger: the test's own record of executions.
 	execs := c.readLedger()
-	for k, n := range execs {
-		if n > 1 {
-			r.ExecDups += n - 1
-			t.Logf("at-least-once: run %s attempt %d executed %d times", k.run, k.attempt, n)
+	byKey := map[execKey][]ledgerEntry{}
+	for _, e := range execs {
+		k := execKey{e.run, e.attempt}
+		byKey[k] = append(byKey[k], e)
+		run, ok := runState[e.run]
+		if !ok {
+			if f.retention == 0 {
+				t.Errorf("ledger: run %s executed but not in the store", e.run)
+			}
+			continue
 		}
-		if _, ok := runState[k.run]; !ok {
-			t.Errorf("ledger: run %s executed but not in the store", k.run)
+		if e.fire != run.FireID {
+			t.Errorf("ledger: run %s executed for fire %s, the store says fire %s", e.run, e.fire, run.FireID)
+		}
+		if e.start.Before(run.ScheduledAt) {
+			r.Early++
+			t.Errorf("ledger: run %s attempt %d started on %s at %s, before its nominal time %s",
+				e.run, e.attempt, e.worker, e.start.UTC().Format(time.StampMicro), run.ScheduledAt.UTC().Format(time.StampMicro))
+		}
+	}
+	for k, es := range byKey {
+		if len(es) > 1 {
+			r.ExecDups += len(es) - 1
+			t.Logf("at-least-once: run %s attempt %d executed %d times", k.run, k.attempt, len(es))
 		}
 	}
 	for id, run := range runState {
-		if run.State == domain.RunSucceeded && execs[execKey{id, run.Attempt}] == 0 {
-			t.Errorf("ledger: run %s succeeded at attempt %d but never executed", id, run.Attempt)
+		if run.State != domain.RunSucceeded {
+			continue
+		}
+		// The accepted result is the one of the attempt's own execution,
+		// on the worker the store credits.
+		found := false
+		for _, e := range byKey[execKey{id, run.Attempt}] {
+			if e.worker == run.WorkerID {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("ledger: run %s succeeded at attempt %d on %s, but the ledger has no such execution (%v)",
+				id, run.Attempt, run.WorkerID, byKey[execKey{id, run.Attempt}])
 		}
 	}
 	return r
@@ -481,8 +602,19 @@ type execKey struct {
 	attempt int
 }
 
-func (c *cluster) readLedger() map[execKey]int {
-	m := map[execKey]int{}
+// ledgerEntry is one line of the ledger: an execution as the handler saw
+// it. The attempt is the execution's fencing token: the store accepts a
+// result only from the run's current attempt.
+type ledgerEntry struct {
+	run        string
+	attempt    int
+	worker     string
+	fire       string
+	start, end time.Time
+}
+
+func (c *cluster) readLedger() []ledgerEntry {
+	var out []ledgerEntry
 	f, err := os.Open(c.ledger)
 	if err != nil {
 		c.t.Fatalf("ledger: %v", err)
@@ -490,19 +622,28 @@ func (c *cluster) readLedger() map[execKey]int {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		parts := strings.Fields(sc.Text())
-		if len(parts) != 2 {
+		p := strings.Fields(sc.Text())
+		var e ledgerEntry
+		var err error
+		var s, en int64
+		if len(p) == 6 {
+			e.run, e.worker, e.fire = p[0], p[2], p[3]
+			e.attempt, err = strconv.Atoi(p[1])
+			if err == nil {
+				s, err = strconv.ParseInt(p[4], 10, 64)
+			}
+			if err == nil {
+				en, err = strconv.ParseInt(p[5], 10, 64)
+			}
+		}
+		if len(p) != 6 || err != nil || e.attempt < 1 || en < s {
 			c.t.Errorf("ledger: malformed line %q", sc.Text())
 			continue
 		}
-		a, err := strconv.Atoi(parts[1])
-		if err != nil {
-			c.t.Errorf("ledger: malformed line %q", sc.Text())
-			continue
-		}
-		m[execKey{parts[0], a}]++
+		e.start, e.end = time.Unix(0, s), time.Unix(0, en)
+		out = append(out, e)
 	}
-	return m
+	return out
 }
 
 // latestToken returns the fencing token of the newest fire record.

@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 	if tags := os.Getenv("PINK_BUILD_TAGS"); tags != "" {
 		buildArgs = append(buildArgs, "-tags", tags)
 	}
-	buildArgs = append(buildArgs, "-o", dir+"/", "../../cmd/pink-node", "../../cmd/pink-worker", "./etcdmember")
+	buildArgs = append(buildArgs, "-o", dir+"/", "../../cmd/pink-node", "../../cmd/pink-worker", "./etcdmember", "./sdkworker")
 	build := exec.Command("go", buildArgs...)
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
@@ -82,6 +82,7 @@ func freePort(t *testing.T) int {
 type proc struct {
 	name string
 	args []string
+	env  []string
 	cmd  *exec.Cmd
 	mu   sync.Mutex
 	out  bytes.Buffer
@@ -105,21 +106,27 @@ func (p *proc) Output() string {
 // test, printing its output if the test failed.
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, args: args, done: make(chan struct{})}
+	return startEnv(t, nil, name, args...)
+}
+
+// startEnv is start with variables added to the environment.
+func startEnv(t *testing.T, env []string, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, args: args, env: env, done: make(chan struct{})}
 	path := name
 	if !filepath.IsAbs(name) {
 		path = filepath.Join(binDir, name)
 	}
 	p.cmd = exec.Command(path, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p, p
-	p.cmd.Env = append(os.Environ(), "PINK_LOG_LEVEL=debug", "PINK_ADMIN_PASSWORD=correct horse battery staple")
+	p.cmd.Env = append(append(os.Environ(), "PINK_LOG_LEVEL=debug", "PINK_ADMIN_PASSWORD=correct horse battery staple"), env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.stop(10 * time.Second)
-		if t.Failed() && os.Getenv("PINK_CLUSTER_LOGS") == "1" {
+		if logs := os.Getenv("PINK_CLUSTER_LOGS"); (t.Failed() && logs == "1") || logs == "all" {
 			t.Logf("---- %s %s output:\n%s", name, strings.Join(args, " "), p.Output())
 		}
 	})
@@ -159,6 +166,13 @@ func (p *proc) kill9() {
 }
 
 func (p *proc) signal(s syscall.Signal) { _ = p.cmd.Process.Signal(s) }
+
+// restart starts the same binary again with the same arguments and
+// environment (after it exited or was killed).
+func (p *proc) restart(t *testing.T) *proc {
+	t.Helper()
+	return startEnv(t, p.env, p.name, p.args...)
+}
 
 // getJSON GETs a path of addr and decodes the JSON body.
 func getJSON(addr, path string, timeout time.Duration, v any) error {

@@ -1,10 +1,10 @@
 package cluster
 
 import (
-	"io"
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // proxyMode is what a fault proxy does with traffic.
@@ -17,6 +17,12 @@ const (
 	// are held until the mode is back to pass (as TCP would retransmit
 	// them after a partition heals), so late writes do arrive late.
 	modeBlackhole
+	// modeDelay forwards each chunk of bytes a fixed latency after it was
+	// read, in order (a slow link).
+	modeDelay
+	// modeDrop resets the link: current connections are closed and new
+	// ones are closed as soon as they are accepted (a peer that refuses).
+	modeDrop
 )
 
 // faultProxy is a loopback TCP proxy to one etcd member.
@@ -27,6 +33,7 @@ type faultProxy struct {
 	mu    sync.Mutex
 	cond  *sync.Cond
 	mode  proxyMode
+	delay time.Duration // latency of modeDelay
 	conns map[net.Conn]struct{}
 	done  bool
 }
@@ -48,12 +55,26 @@ func newFaultProxy(t *testing.T, target string) *faultProxy {
 // Addr is the proxy's listen address.
 func (p *faultProxy) Addr() string { return p.ln.Addr().String() }
 
-// SetMode switches the mode of the current and future connections.
+// SetMode switches the mode of the current and future connections;
+// modeDrop also closes the current ones.
 func (p *faultProxy) SetMode(m proxyMode) {
 	p.mu.Lock()
 	p.mode = m
+	if m == modeDrop {
+		for c := range p.conns {
+			_ = c.Close()
+		}
+	}
 	p.mu.Unlock()
 	p.cond.Broadcast()
+}
+
+// SetDelay switches to modeDelay with latency d.
+func (p *faultProxy) SetDelay(d time.Duration) {
+	p.mu.Lock()
+	p.delay = d
+	p.mu.Unlock()
+	p.SetMode(modeDelay)
 }
 
 // CloseAll closes every current connection (the client reconnects).
@@ -77,14 +98,21 @@ func (p *faultProxy) close() {
 	p.cond.Broadcast()
 }
 
-// waitPass blocks while the proxy blackholes; it reports false once closed.
-func (p *faultProxy) waitPass() bool {
+// waitPass blocks while the proxy blackholes; it returns the latency to
+// apply (modeDelay) and false once closed or dropping.
+func (p *faultProxy) waitPass() (time.Duration, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.mode == modeBlackhole && !p.done {
 		p.cond.Wait()
 	}
-	return !p.done
+	if p.done || p.mode == modeDrop {
+		return 0, false
+	}
+	if p.mode == modeDelay {
+		return p.delay, true
+	}
+	return 0, true
 }
 
 func (p *faultProxy) track(c net.Conn, add bool) bool {
@@ -118,7 +146,7 @@ func (p *faultProxy) serve(client net.Conn) {
 	}
 	defer p.track(client, false)
 	defer client.Close()
-	if !p.waitPass() { // a blackholed network does not even connect
+	if _, ok := p.waitPass(); !ok { // a blackholed network does not even connect
 		return
 	}
 	up, err := net.Dial("tcp", p.target)
@@ -138,25 +166,47 @@ func (p *faultProxy) serve(client net.Conn) {
 	wg.Wait()
 }
 
-// pipe copies src to dst, holding each chunk while the proxy blackholes.
+// chunk is bytes read from one side, and when.
+type chunk struct {
+	b  []byte
+	at time.Time
+}
+
+// pipe copies src to dst: a reader queues each chunk with the time it was
+// read, and the writer holds it while the proxy blackholes, delays it in
+// modeDelay, and forwards it in order.
 func (p *faultProxy) pipe(dst, src net.Conn) {
 	defer dst.Close()
 	defer src.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if !p.waitPass() {
-				return
+	q := make(chan chunk, 256)
+	go func() {
+		defer close(q)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				q <- chunk{buf[:n], time.Now()}
 			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			if err != nil {
 				return
 			}
 		}
-		if err != nil {
-			if err != io.EOF {
-				return
-			}
+	}()
+	defer func() {
+		for range q { // let the reader finish: src is closed by now
+		}
+	}()
+	for c := range q {
+		d, ok := p.waitPass()
+		if !ok {
+			_ = src.Close()
+			return
+		}
+		if wait := time.Until(c.at.Add(d)); wait > 0 {
+			time.Sleep(wait)
+		}
+		if _, err := dst.Write(c.b); err != nil {
+			_ = src.Close()
 			return
 		}
 	}
