@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      ?= ./...
 DATA_DIR  ?= ./pink-data
 
-.PHONY: run test test-short test-cluster bench bench-load lint fmt vet fuzz build clean
+.PHONY: run test test-short test-cluster test-cluster-short test-cluster-broken bench bench-load lint fmt vet fuzz build clean
 
 ## run: start one pink-node with an embedded etcd and the console on 127.0.0.1:8002 (dev mode)
 run:
@@ -20,6 +20,21 @@ test-short:
 ## test-cluster: fault-injection tests with real processes (3 etcd members, 3 nodes, workers)
 test-cluster:
 	$(GO) test -v -count=1 -timeout 60m ./test/cluster/ -args -full
+
+## test-cluster-short: every cluster fault scenario once (what CI runs)
+test-cluster-short:
+	PINK_CLUSTER=1 PINK_CLUSTER_LOGS=1 $(GO) test -v -count=1 -timeout 20m ./test/cluster/
+
+## test-cluster-broken: build Pink with fencing disabled and check that scenario 2 catches it
+test-cluster-broken:
+	@out=$$(PINK_BUILD_TAGS=pink_nofence PINK_CLUSTER=1 $(GO) test -v -count=1 -timeout 10m -run 'TestFaults/^2-' ./test/cluster/ 2>&1); \
+	if echo "$$out" | grep -q 'fence: job .* was paused at'; then \
+		echo "$$out" | grep 'fence: job' | head -3; \
+		echo "ok: with fencing disabled, scenario 2 fails on the stale write"; \
+	else \
+		echo "$$out" | tail -40; \
+		echo "FAIL: with fencing disabled, scenario 2 did not catch a stale write"; exit 1; \
+	fi
 
 ## bench: the go test benchmarks of the hot paths
 bench:

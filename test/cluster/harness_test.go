@@ -83,23 +83,20 @@ func newCluster(t *testing.T, o options) *cluster {
 	t.Cleanup(func() { _ = os.RemoveAll(dir) }) // registered first: runs after the processes stop
 	c := &cluster{t: t, dir: dir, ledger: filepath.Join(dir, "ledger.txt")}
 
-	var initial []string
-	for i := range 3 {
-		m := &member{name: fmt.Sprintf("m%d", i),
-			clientURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
-			peerURL:   fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}
-		c.members = append(c.members, m)
-		initial = append(initial, m.name+"="+m.peerURL)
-	}
-	for _, m := range c.members {
-		m.proc = start(t, "etcdmember", "--name", m.name, "--data-dir", filepath.Join(dir, m.name),
-			"--listen", m.clientURL, "--peer-listen", m.peerURL, "--initial-cluster", strings.Join(initial, ","),
-			"--cluster-state", "new", "--cluster-token", "pink-cluster-test", "--fast")
-	}
-	for _, m := range c.members {
-		eventually(t, 60*time.Second, "etcd member "+m.name+" ready", func() bool {
-			return strings.Contains(m.Output(), "etcd ready")
-		})
+	// A port picked free can be taken by another process before etcd binds
+	// it (other test suites may run on the machine): a member that exits
+	// before it is ready makes the whole etcd cluster start again on new
+	// ports.
+	for try := 1; ; try++ {
+		if c.startEtcd(try) {
+			break
+		}
+		if try == 3 {
+			for _, m := range c.members {
+				t.Logf("---- etcd member %s output:\n%s", m.name, m.Output())
+			}
+			t.Fatal("the etcd cluster did not start in 3 tries")
+		}
 	}
 	c.cli, err = clientv3.New(clientv3.Config{Endpoints: c.memberURLs(), DialTimeout: 5 * time.Second})
 	if err != nil {
@@ -167,6 +164,43 @@ func (c *cluster) worker(id string) *wproc {
 	}
 	c.t.Fatalf("no worker %q", id)
 	return nil
+}
+
+// startEtcd starts the three etcd members on fresh ports and data
+// directories and waits until they serve; false if one exited first.
+func (c *cluster) startEtcd(try int) bool {
+	t := c.t
+	for _, m := range c.members {
+		m.kill9()
+	}
+	c.members = nil
+	var initial []string
+	for i := range 3 {
+		m := &member{name: fmt.Sprintf("m%d", i),
+			clientURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+			peerURL:   fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}
+		c.members = append(c.members, m)
+		initial = append(initial, m.name+"="+m.peerURL)
+	}
+	for _, m := range c.members {
+		m.proc = start(t, "etcdmember", "--name", m.name, "--data-dir", filepath.Join(c.dir, fmt.Sprintf("%s.%d", m.name, try)),
+			"--listen", m.clientURL, "--peer-listen", m.peerURL, "--initial-cluster", strings.Join(initial, ","),
+			"--cluster-state", "new", "--cluster-token", "pink-cluster-test", "--fast")
+	}
+	ok := true
+	for _, m := range c.members {
+		eventually(t, 60*time.Second, "etcd member "+m.name+" ready", func() bool {
+			if !m.alive() {
+				ok = false
+				return true
+			}
+			return strings.Contains(m.Output(), "etcd ready")
+		})
+	}
+	if !ok {
+		t.Logf("etcd members exited before serving (try %d); starting again on other ports", try)
+	}
+	return ok
 }
 
 func (c *cluster) memberURLs() []string {
