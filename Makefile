@@ -19,7 +19,7 @@ test-short:
 
 ## test-cluster: fault-injection tests with real processes (3 etcd members, 3 nodes, workers)
 test-cluster:
-	$(GO) test -v -count=1 -timeout 60m ./test/cluster/ -args -full
+	PINK_CLUSTER_LOGS=1 $(GO) test -v -count=1 -timeout 60m ./test/cluster/ -args -full
 
 ## test-cluster-short: every cluster fault scenario once (what CI runs)
 test-cluster-short:
