@@ -259,16 +259,30 @@ func (s *Store) writeRun(ctx context.Context, fence *ports.Fence, cur located, f
 		}
 		ops = append(ops, clientv3.OpPut(s.k.runIndex(id), iref))
 	}
+	// A move off a worker's assignment key is remembered, so that the
+	// worker's watch (on this Store) learns what it was without a read.
+	var mv *move
+	if key != cur.key && strings.HasPrefix(cur.key, s.k.assignedRuns()) {
+		var cancelled *domain.Run
+		if r.State == domain.RunCancelled {
+			c := r.Clone()
+			cancelled = &c
+		}
+		mv = s.moves.begin(cur.key, cur.modRev, key, cancelled)
+	}
 	resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Else(elseOps...).Commit()
 	switch {
 	case err != nil:
+		s.moves.end(mv, 0)
 		return domain.Run{}, ports.RunVersion{}, translate(ctx, what, err)
 	case !resp.Succeeded:
+		s.moves.end(mv, 0)
 		if fence != nil && !fenceHolds(resp, 0, *fence) {
 			return domain.Run{}, ports.RunVersion{}, fmt.Errorf("%s: fence %s@%d no longer holds: %w", what, fence.Key, fence.Token, domain.ErrNotLeader)
 		}
 		return domain.Run{}, ports.RunVersion{}, errTryAgain
 	}
+	s.moves.end(mv, resp.Header.Revision)
 	return r, ports.RunVersion{Key: key, Revision: resp.Header.Revision}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -126,13 +127,14 @@ func TestUpdateRunAtIsOneTxnWithoutReads(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, domain.RunSucceeded, done.State)
 
-	// The watch sees the run leave, and reads the history to tell a
-	// cancellation from the worker's own result.
+	// The watch sees the run leave: the worker's own result, which its
+	// Store wrote, so no read tells it from a cancellation.
 	gone := f.next(t)
 	require.Equal(t, ports.EventDelete, gone.Type)
 	gets, txns := f.kv.counts()
-	require.EqualValues(t, 1, gets, "no read on the worker's writes; the watch's one")
+	require.Zero(t, gets, "no read on the worker's path")
 	require.EqualValues(t, 3, txns, "one Txn per change")
+	require.Zero(t, f.worker.moves.size(), "the watch took the move it used")
 
 	got, err := f.leader.GetRun(f.ctx, ev.Run.ID)
 	require.NoError(t, err)
@@ -153,4 +155,96 @@ func TestUpdateRunAtStaleVersionFallsBack(t *testing.T) {
 	gets, txns := f.kv.counts()
 	require.EqualValues(t, 2, gets, "the lost compare, then locate's two reads")
 	require.EqualValues(t, 2, txns, "the lost compare, then the write")
+}
+
+func TestWatchAssignedReadsOnlyForOthersDeletes(t *testing.T) {
+	f, evs := newWorkerFixture(t, 3)
+	started := make([]domain.Run, len(evs))
+	at := make([]ports.RunVersion, len(evs))
+	for i, ev := range evs {
+		var err error
+		started[i], at[i], err = f.worker.UpdateRunAt(f.ctx, ev.Run, ev.At, func(r *domain.Run) error { return r.Start("w1", 1, st0) })
+		require.NoError(t, err)
+		f.next(t)
+	}
+	f.kv.counts()
+
+	// A user cancels through another client: the watch reads the history
+	// to tell, and reports the cancelled run.
+	c, err := f.leader.UpdateRun(f.ctx, started[0].ID, func(r *domain.Run) error { return r.Cancel("by alice", st0) })
+	require.NoError(t, err)
+	ev := f.next(t)
+	require.Equal(t, ports.EventPut, ev.Type)
+	require.Equal(t, c, ev.Run)
+	require.Equal(t, f.worker.k.historyRun("j1", c.ID), ev.At.Key)
+	gets, _ := f.kv.counts()
+	require.EqualValues(t, 1, gets)
+
+	// The leader fails the worker's run over: a delete, after a read.
+	_, err = f.leader.UpdateRun(f.ctx, started[1].ID, func(r *domain.Run) error { return r.Lose("gone", st0) })
+	require.NoError(t, err)
+	require.Equal(t, ports.EventDelete, f.next(t).Type)
+	gets, _ = f.kv.counts()
+	require.EqualValues(t, 1, gets)
+
+	// The worker reports its own run cancelled: a cancellation, no read.
+	rep := domain.Report{RunID: started[2].ID, WorkerID: "w1", Attempt: 1, State: domain.RunCancelled}
+	rc, _, err := f.worker.UpdateRunAt(f.ctx, started[2], at[2], func(r *domain.Run) error { return r.Finish(rep, 0, st0) })
+	require.NoError(t, err)
+	ev = f.next(t)
+	require.Equal(t, ports.EventPut, ev.Type)
+	require.Equal(t, rc, ev.Run)
+	gets, _ = f.kv.counts()
+	require.Zero(t, gets)
+}
+
+func TestMoveLogWaitsForTheWriteInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var l moveLog
+		ctx := context.Background()
+
+		// The delete arrives before the write's response: take waits.
+		mv := l.begin("k", 10, "h", nil)
+		got := make(chan bool)
+		go func() {
+			_, ok := l.take(ctx, "k", 10, 12)
+			got <- ok
+		}()
+		synctest.Wait()
+		l.end(mv, 12)
+		require.True(t, <-got)
+		require.Zero(t, l.size())
+
+		// Another write deleted the key (ours failed): not ours.
+		mv = l.begin("k", 12, "h", nil)
+		go func() {
+			_, ok := l.take(ctx, "k", 12, 14)
+			got <- ok
+		}()
+		synctest.Wait()
+		l.end(mv, 0)
+		require.False(t, <-got)
+
+		// A delete of another version of the key: not ours, no wait.
+		mv = l.begin("k", 14, "h", nil)
+		_, ok := l.take(ctx, "k", 13, 15)
+		require.False(t, ok)
+
+		// No outcome within moveWait: the watch reads instead.
+		start := time.Now()
+		_, ok = l.take(ctx, "k", 14, 15)
+		require.False(t, ok)
+		require.Equal(t, moveWait, time.Since(start))
+		l.end(mv, 15)
+		_, ok = l.take(ctx, "k", 14, 15)
+		require.True(t, ok, "the outcome, once known, is still there")
+	})
+}
+
+func TestMoveLogIsBounded(t *testing.T) {
+	var l moveLog
+	for i := range maxMoves + 100 {
+		l.end(l.begin("k"+time.Duration(i).String(), 1, "h", nil), 2)
+	}
+	require.Equal(t, maxMoves, l.size())
 }

@@ -57,8 +57,10 @@ func (s *Store) ListAssigned(ctx context.Context, group, workerID string) ([]dom
 // means the run left the worker; to tell a cancellation (which the worker
 // must hear of as EventPut with the cancelled run) from the other ways
 // (finished, back to pending, deleted: EventDelete with the run's last
-// value under the worker), it reads the run's history key at the delete's
-// revision: one read per delete event.
+// value under the worker), it needs what the delete's Txn wrote. If this
+// Store wrote it (the worker's own report, typically), it remembers that
+// (runs_moves.go): no read. Otherwise it reads the run's history key at the
+// delete's revision: one read per such delete.
 func (s *Store) WatchAssigned(ctx context.Context, group, workerID string, afterRevision int64) <-chan ports.RunEvent {
 	prefix := s.k.workerAssigned(group, workerID)
 	spec := watchSpec{name: "runs assigned to " + group + "/" + workerID, key: prefix, end: prefixEnd(prefix), after: afterRevision}
@@ -90,8 +92,15 @@ func (s *Store) WatchAssigned(ctx context.Context, group, workerID string, after
 // cancelledWith returns run r as written to the history at revision rev,
 // and its version, if that write is a cancellation (r moved there in that
 // revision). key is r's assignment key, deleted at rev, and prevModRev its
-// ModRevision before.
+// ModRevision before. If this Store made that write, it knows; otherwise it
+// reads the history key at rev.
 func (s *Store) cancelledWith(ctx context.Context, key string, prevModRev int64, r domain.Run, rev int64) (domain.Run, ports.RunVersion, bool) {
+	if mv, ok := s.moves.take(ctx, key, prevModRev, rev); ok {
+		if mv.cancelled == nil {
+			return domain.Run{}, ports.RunVersion{}, false
+		}
+		return mv.cancelled.Clone(), ports.RunVersion{Key: mv.to, Revision: rev}, true
+	}
 	hkey := s.k.historyRun(r.JobID, r.ID)
 	resp, err := s.cli.Get(ctx, hkey, clientv3.WithRev(rev))
 	if err != nil && ctx.Err() == nil && errors.Is(translate(ctx, "", err), domain.ErrCompacted) {
