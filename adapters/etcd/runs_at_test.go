@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/pink-scheduler/pink/domain"
 	"github.com/pink-scheduler/pink/ports"
@@ -46,11 +47,16 @@ func (c *countingKV) counts() (gets, txns int64) {
 	return c.gets.Swap(0), c.txns.Swap(0)
 }
 
-// newCountingStore returns a Store on a client of its own whose requests
-// are counted, under prefix.
-func newCountingStore(t *testing.T, prefix string) (*Store, *countingKV) {
+// newCountingStore returns a Store on a client of its own (closed at the
+// end of t) whose requests are counted, under prefix.
+func newCountingStore(t testing.TB, prefix string) (*Store, *countingKV) {
 	t.Helper()
-	cli := testClient(t)
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints: []string{testServer.ClientURL()}, DialTimeout: 5 * time.Second,
+		Logger: zap.NewNop(),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cli.Close() })
 	kv := &countingKV{KV: cli.KV}
 	cli.KV = kv
 	return NewStore(cli, Options{Prefix: prefix, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}), kv
