@@ -66,10 +66,28 @@ type RunFilter struct {
 type RunEvent struct {
 	Type EventType
 	// Run is the new value for EventPut and the last value for EventDelete.
-	Run      domain.Run
+	Run domain.Run
+	// At is the stored version of Run for an EventPut of WatchAssigned:
+	// pass both to UpdateRunAt to change the run without reading it first.
+	// It is zero when the store does not know it (and for EventDelete).
+	At       RunVersion
 	Revision int64
 	Err      error
 }
+
+// RunVersion names one stored version of a run, for RunStore.UpdateRunAt.
+// It is opaque: only the store that made it interprets its fields (the etcd
+// adapter: the run's key and that key's ModRevision; the memory adapter:
+// the run's ID and Version), and callers only carry it from a RunEvent or
+// an UpdateRunAt result to the next UpdateRunAt, together with the run it
+// came with. The zero value names no version.
+type RunVersion struct {
+	Key      string
+	Revision int64
+}
+
+// IsZero reports whether v names no version.
+func (v RunVersion) IsZero() bool { return v == RunVersion{} }
 
 // Retention bounds the finished runs and fire records kept.
 type Retention struct {
@@ -98,6 +116,24 @@ type RunStore interface {
 	// AppendOutput), and users to cancel. Returns domain.ErrNotFound or
 	// fn's error (for example domain.ErrStaleAttempt).
 	UpdateRun(ctx context.Context, id string, fn func(*domain.Run) error) (domain.Run, error)
+	// UpdateRunAt is UpdateRun for a caller that holds the run as the store
+	// gave it: known, stored at version at (both from a RunEvent of
+	// WatchAssigned or from an earlier UpdateRunAt). If the run is still at
+	// that version, fn runs on a copy of known and the change is written
+	// with one compare-and-swap on the version and no read: one store
+	// transaction. Otherwise (the run changed or moved since, at is zero or
+	// not this store's, or fn refused known) it does what
+	// UpdateRun(ctx, known.ID, fn) does: reads the run and runs fn on the
+	// current value, retrying on a concurrent change. So fn may run more
+	// than once and must make its own checks on the value it gets (the
+	// attempt fence of domain.Run.Start, Finish and AppendOutput), never
+	// trust known; the result is always the result of fn on the run as
+	// stored when the write lands. Returns the new run and its version, and
+	// UpdateRun's errors (domain.ErrNotFound if the run is gone, fn's error
+	// such as domain.ErrStaleAttempt). known must be the value that came
+	// with at, unchanged: a modified copy with a current version would be
+	// written as if it were the stored run.
+	UpdateRunAt(ctx context.Context, known domain.Run, at RunVersion, fn func(*domain.Run) error) (domain.Run, RunVersion, error)
 	// LeaderUpdateRun is UpdateRun fenced by the leader's token: it returns
 	// domain.ErrNotLeader, writing nothing, if fence is no longer current.
 	LeaderUpdateRun(ctx context.Context, fence Fence, id string, fn func(*domain.Run) error) (domain.Run, error)
@@ -114,8 +150,10 @@ type RunStore interface {
 	ListAssigned(ctx context.Context, group, workerID string) ([]domain.Run, int64, error)
 	// WatchAssigned delivers the changes to the runs assigned to a worker
 	// after revision: EventPut when a run is assigned to it or changes
-	// while assigned (for example is cancelled), EventDelete when a run
-	// stops being its own (finished elsewhere, reassigned, deleted).
+	// while assigned (for example is cancelled: the event carries the
+	// cancelled run), EventDelete when a run stops being its own otherwise
+	// (finished, back to pending, reassigned, deleted). Each EventPut
+	// carries the run's version (RunEvent.At) where the store knows it.
 	WatchAssigned(ctx context.Context, group, workerID string, afterRevision int64) <-chan RunEvent
 
 	// DeleteRun removes a finished run. Returns domain.ErrNotFound, or

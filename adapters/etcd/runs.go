@@ -177,7 +177,8 @@ func (s *Store) GetRun(ctx context.Context, id string) (domain.Run, error) {
 // key's ModRevision; a state change moves the run to its new key in the
 // same Txn. Not fenced.
 func (s *Store) UpdateRun(ctx context.Context, id string, fn func(*domain.Run) error) (domain.Run, error) {
-	return s.updateRun(ctx, nil, id, fn)
+	r, _, err := s.updateRun(ctx, nil, id, fn)
+	return r, err
 }
 
 // LeaderUpdateRun is UpdateRun with the fence compare added to the Txn; the
@@ -187,75 +188,102 @@ func (s *Store) LeaderUpdateRun(ctx context.Context, fence ports.Fence, id strin
 	if err := checkFence(fence); err != nil {
 		return domain.Run{}, err
 	}
-	return s.updateRun(ctx, &fence, id, fn)
+	r, _, err := s.updateRun(ctx, &fence, id, fn)
+	return r, err
 }
 
-// updateRun is UpdateRun, fenced when fence is not nil. Ops per write: a
-// change in place is 1 put (+1 index put if the state or worker changed);
-// a move is delete + put + index put; plus 1 compare (2 when fenced).
-func (s *Store) updateRun(ctx context.Context, fence *ports.Fence, id string, fn func(*domain.Run) error) (domain.Run, error) {
+// updateRun is UpdateRun, fenced when fence is not nil: locate (2 reads),
+// then writeRun, until the compare holds.
+func (s *Store) updateRun(ctx context.Context, fence *ports.Fence, id string, fn func(*domain.Run) error) (domain.Run, ports.RunVersion, error) {
 	var out domain.Run
-	what := "update run " + id
-	err := casLoop(ctx, what, func() error {
+	var v ports.RunVersion
+	err := casLoop(ctx, "update run "+id, func() error {
 		cur, err := s.locate(ctx, id)
 		if err != nil {
 			return err
 		}
-		r := cur.run.Clone()
-		if err := fn(&r); err != nil {
-			return err
-		}
-		switch {
-		case r.ID != cur.run.ID:
-			return &domain.ValidationError{Field: "id", Reason: "a run's ID cannot change"}
-		case r.FireID != cur.run.FireID:
-			return &domain.ValidationError{Field: "fire_id", Reason: "a run's fire cannot change"}
-		case r.JobID != cur.run.JobID:
-			return &domain.ValidationError{Field: "job_id", Reason: "a run's job cannot change"}
-		case r.Group != cur.run.Group:
-			return &domain.ValidationError{Field: "group", Reason: "a run's group cannot change"}
-		}
-		if err := checkRun(&r); err != nil {
-			return err
-		}
-		r.Version = cur.run.Version + 1
-		val, err := encodeRun(&r)
-		if err != nil {
-			return err
-		}
-		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(cur.key), "=", cur.modRev)}
-		var elseOps []clientv3.Op
-		if fence != nil {
-			cmps = append(cmps, fenceCmp(*fence))
-			elseOps = append(elseOps, clientv3.OpGet(fence.Key))
-		}
-		key := s.runKey(&r)
-		var ops []clientv3.Op
-		if key != cur.key {
-			ops = append(ops, clientv3.OpDelete(cur.key))
-		}
-		ops = append(ops, clientv3.OpPut(key, val))
-		if refOf(&r) != cur.ref {
-			iref, err := encodeRunRef(&r)
-			if err != nil {
-				return err
-			}
-			ops = append(ops, clientv3.OpPut(s.k.runIndex(id), iref))
-		}
-		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Else(elseOps...).Commit()
-		if err != nil {
-			return translate(ctx, what, err)
-		}
-		if !resp.Succeeded {
-			if fence != nil && !fenceHolds(resp, 0, *fence) {
-				return fmt.Errorf("%s: fence %s@%d no longer holds: %w", what, fence.Key, fence.Token, domain.ErrNotLeader)
-			}
-			return errTryAgain
-		}
-		out = r
-		return nil
+		out, v, err = s.writeRun(ctx, fence, cur, fn)
+		return err
 	})
-	return out, err
+	return out, v, err
+}
+
+// writeRun applies fn to a copy of cur.run and writes the result with one
+// Txn comparing cur's ModRevision, fenced when fence is not nil. It returns
+// the written run and its version, errTryAgain if the compare failed (the
+// run changed since cur was read), domain.ErrNotLeader if the fence failed,
+// or fn's error. Ops: a change in place is 1 put (+1 index put if the state
+// or worker changed); a move is delete + put + index put; plus 1 compare
+// (2 when fenced).
+func (s *Store) writeRun(ctx context.Context, fence *ports.Fence, cur located, fn func(*domain.Run) error) (domain.Run, ports.RunVersion, error) {
+	id := cur.run.ID
+	what := "update run " + id
+	r := cur.run.Clone()
+	if err := fn(&r); err != nil {
+		return domain.Run{}, ports.RunVersion{}, err
+	}
+	switch {
+	case r.ID != cur.run.ID:
+		return domain.Run{}, ports.RunVersion{}, &domain.ValidationError{Field: "id", Reason: "a run's ID cannot change"}
+	case r.FireID != cur.run.FireID:
+		return domain.Run{}, ports.RunVersion{}, &domain.ValidationError{Field: "fire_id", Reason: "a run's fire cannot change"}
+	case r.JobID != cur.run.JobID:
+		return domain.Run{}, ports.RunVersion{}, &domain.ValidationError{Field: "job_id", Reason: "a run's job cannot change"}
+	case r.Group != cur.run.Group:
+		return domain.Run{}, ports.RunVersion{}, &domain.ValidationError{Field: "group", Reason: "a run's group cannot change"}
+	}
+	if err := checkRun(&r); err != nil {
+		return domain.Run{}, ports.RunVersion{}, err
+	}
+	r.Version = cur.run.Version + 1
+	val, err := encodeRun(&r)
+	if err != nil {
+		return domain.Run{}, ports.RunVersion{}, err
+	}
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(cur.key), "=", cur.modRev)}
+	var elseOps []clientv3.Op
+	if fence != nil {
+		cmps = append(cmps, fenceCmp(*fence))
+		elseOps = append(elseOps, clientv3.OpGet(fence.Key))
+	}
+	key := s.runKey(&r)
+	var ops []clientv3.Op
+	if key != cur.key {
+		ops = append(ops, clientv3.OpDelete(cur.key))
+	}
+	ops = append(ops, clientv3.OpPut(key, val))
+	if refOf(&r) != cur.ref {
+		iref, err := encodeRunRef(&r)
+		if err != nil {
+			return domain.Run{}, ports.RunVersion{}, err
+		}
+		ops = append(ops, clientv3.OpPut(s.k.runIndex(id), iref))
+	}
+	// A move off a worker's assignment key is remembered, so that the
+	// worker's watch (on this Store) learns what it was without a read.
+	var mv *move
+	if key != cur.key && strings.HasPrefix(cur.key, s.k.assignedRuns()) {
+		var cancelled *domain.Run
+		if r.State == domain.RunCancelled {
+			c := r.Clone()
+			cancelled = &c
+		}
+		mv = s.moves.begin(cur.key, cur.modRev, key, cancelled)
+	}
+	resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Else(elseOps...).Commit()
+	switch {
+	case err != nil:
+		s.moves.end(mv, 0)
+		return domain.Run{}, ports.RunVersion{}, translate(ctx, what, err)
+	case !resp.Succeeded:
+		s.moves.end(mv, 0)
+		if fence != nil && !fenceHolds(resp, 0, *fence) {
+			return domain.Run{}, ports.RunVersion{}, fmt.Errorf("%s: fence %s@%d no longer holds: %w", what, fence.Key, fence.Token, domain.ErrNotLeader)
+		}
+		return domain.Run{}, ports.RunVersion{}, errTryAgain
+	}
+	s.moves.end(mv, resp.Header.Revision)
+	return r, ports.RunVersion{Key: key, Revision: resp.Header.Revision}, nil
 }
 
 // DeleteRun removes a finished run and its index entry in one Txn

@@ -52,19 +52,23 @@ func (s *Store) ListAssigned(ctx context.Context, group, workerID string) ([]dom
 }
 
 // WatchAssigned watches the worker's prefix
-// <p>/execute/snapshots/<group>/<worker>/: a put is EventPut with the run.
-// A delete means the run left the worker; to tell a cancellation (which
-// the worker must hear of as EventPut with the cancelled run) from the
-// other ways (finished, back to pending, deleted: EventDelete with the
-// run's last value under the worker), it reads the run's history key at
-// the delete's revision: one read per delete event.
+// <p>/execute/snapshots/<group>/<worker>/: a put is EventPut with the run
+// and its version (its key and ModRevision, for UpdateRunAt). A delete
+// means the run left the worker; to tell a cancellation (which the worker
+// must hear of as EventPut with the cancelled run) from the other ways
+// (finished, back to pending, deleted: EventDelete with the run's last
+// value under the worker), it needs what the delete's Txn wrote. If this
+// Store wrote it (the worker's own report, typically), it remembers that
+// (runs_moves.go): no read. Otherwise it reads the run's history key at the
+// delete's revision: one read per such delete.
 func (s *Store) WatchAssigned(ctx context.Context, group, workerID string, afterRevision int64) <-chan ports.RunEvent {
 	prefix := s.k.workerAssigned(group, workerID)
 	spec := watchSpec{name: "runs assigned to " + group + "/" + workerID, key: prefix, end: prefixEnd(prefix), after: afterRevision}
 	return watch(ctx, s, spec, func(ctx context.Context, evs []*clientv3.Event) []ports.RunEvent {
 		out := make([]ports.RunEvent, 0, len(evs))
 		for _, ev := range evs {
-			e := ports.RunEvent{Type: ports.EventPut, Revision: ev.Kv.ModRevision}
+			rev := ev.Kv.ModRevision
+			e := ports.RunEvent{Type: ports.EventPut, Revision: rev}
 			kv := ev.Kv
 			if ev.Type == clientv3.EventTypeDelete {
 				e.Type, kv = ports.EventDelete, ev.PrevKv
@@ -74,10 +78,10 @@ func (s *Store) WatchAssigned(ctx context.Context, group, workerID string, after
 				continue
 			}
 			e.Run = r
-			if e.Type == ports.EventDelete {
-				if c, ok := s.cancelledWith(ctx, r, ev.Kv.ModRevision); ok && c.WorkerID == workerID {
-					e.Type, e.Run = ports.EventPut, c
-				}
+			if e.Type == ports.EventPut {
+				e.At = ports.RunVersion{Key: string(kv.Key), Revision: rev}
+			} else if c, at, ok := s.cancelledWith(ctx, string(kv.Key), kv.ModRevision, r, rev); ok && c.WorkerID == workerID {
+				e.Type, e.Run, e.At = ports.EventPut, c, at
 			}
 			out = append(out, e)
 		}
@@ -86,28 +90,37 @@ func (s *Store) WatchAssigned(ctx context.Context, group, workerID string, after
 }
 
 // cancelledWith returns run r as written to the history at revision rev,
-// if that write is a cancellation (r moved there in that revision).
-func (s *Store) cancelledWith(ctx context.Context, r domain.Run, rev int64) (domain.Run, bool) {
-	key := s.k.historyRun(r.JobID, r.ID)
-	resp, err := s.cli.Get(ctx, key, clientv3.WithRev(rev))
+// and its version, if that write is a cancellation (r moved there in that
+// revision). key is r's assignment key, deleted at rev, and prevModRev its
+// ModRevision before. If this Store made that write, it knows; otherwise it
+// reads the history key at rev.
+func (s *Store) cancelledWith(ctx context.Context, key string, prevModRev int64, r domain.Run, rev int64) (domain.Run, ports.RunVersion, bool) {
+	if mv, ok := s.moves.take(ctx, key, prevModRev, rev); ok {
+		if mv.cancelled == nil {
+			return domain.Run{}, ports.RunVersion{}, false
+		}
+		return mv.cancelled.Clone(), ports.RunVersion{Key: mv.to, Revision: rev}, true
+	}
+	hkey := s.k.historyRun(r.JobID, r.ID)
+	resp, err := s.cli.Get(ctx, hkey, clientv3.WithRev(rev))
 	if err != nil && ctx.Err() == nil && errors.Is(translate(ctx, "", err), domain.ErrCompacted) {
-		resp, err = s.cli.Get(ctx, key) // a move's result stays until pruned
+		resp, err = s.cli.Get(ctx, hkey) // a move's result stays until pruned
 	}
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("etcd watch: cannot read a run's history to tell a cancellation; reporting a delete",
 				"run", r.ID, "err", err)
 		}
-		return domain.Run{}, false
+		return domain.Run{}, ports.RunVersion{}, false
 	}
 	if len(resp.Kvs) == 0 || resp.Kvs[0].ModRevision != rev {
-		return domain.Run{}, false
+		return domain.Run{}, ports.RunVersion{}, false
 	}
-	h, err := decodeRun(key, resp.Kvs[0].Value)
+	h, err := decodeRun(hkey, resp.Kvs[0].Value)
 	if err != nil || h.State != domain.RunCancelled {
-		return domain.Run{}, false
+		return domain.Run{}, ports.RunVersion{}, false
 	}
-	return h, true
+	return h, ports.RunVersion{Key: hkey, Revision: rev}, true
 }
 
 func runErrEvent(err error) ports.RunEvent { return ports.RunEvent{Err: err} }

@@ -29,6 +29,9 @@ type Store struct {
 	k   keys
 	log *slog.Logger
 	clk ports.Clock
+	// moves are this Store's recent moves of runs off assignment keys,
+	// which its WatchAssigned reads instead of the store (runs_moves.go).
+	moves moveLog
 }
 
 // NewStore returns a Store on cli.

@@ -33,8 +33,9 @@ func (b *Backend) ListAssigned(_ context.Context, group, workerID string) ([]dom
 
 // WatchAssigned delivers the changes to the runs assigned to a worker
 // after revision afterRevision, until ctx is done:
-//   - EventPut with the new value when a run becomes the worker's, changes
-//     while it is, or is cancelled while it was (so the worker stops it);
+//   - EventPut with the new value and its version when a run becomes the
+//     worker's, changes while it is, or is cancelled while it was (so the
+//     worker stops it);
 //   - EventDelete with the last assigned value when a run stops being the
 //     worker's otherwise: finished, retried (back to pending), reassigned,
 //     or deleted.
@@ -51,10 +52,8 @@ func (b *Backend) WatchAssigned(ctx context.Context, group, workerID string, aft
 			is = assignedTo(next, group, workerID)
 		}
 		switch {
-		case is:
-			return ports.RunEvent{Type: ports.EventPut, Run: next.Clone(), Revision: e.rev}, true
-		case was && e.val != nil && next.State == domain.RunCancelled && next.WorkerID == workerID:
-			return ports.RunEvent{Type: ports.EventPut, Run: next.Clone(), Revision: e.rev}, true
+		case is, was && e.val != nil && next.State == domain.RunCancelled && next.WorkerID == workerID:
+			return ports.RunEvent{Type: ports.EventPut, Run: next.Clone(), At: runVersion(&next), Revision: e.rev}, true
 		case was:
 			return ports.RunEvent{Type: ports.EventDelete, Run: e.prev.(domain.Run).Clone(), Revision: e.rev}, true
 		}

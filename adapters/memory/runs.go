@@ -67,6 +67,23 @@ func (b *Backend) UpdateRun(ctx context.Context, id string, fn func(*domain.Run)
 	return b.updateRun(ctx, nil, id, fn)
 }
 
+// UpdateRunAt is UpdateRun for a caller that holds the run at a version
+// (see ports.RunStore): in memory a read costs nothing, so fn always runs
+// on the run as stored, exactly as on the fallback path of the etcd
+// adapter. The version returned is the run's ID and Version.
+func (b *Backend) UpdateRunAt(ctx context.Context, known domain.Run, _ ports.RunVersion, fn func(*domain.Run) error) (domain.Run, ports.RunVersion, error) {
+	r, err := b.updateRun(ctx, nil, known.ID, fn)
+	if err != nil {
+		return domain.Run{}, ports.RunVersion{}, err
+	}
+	return r, runVersion(&r), nil
+}
+
+// runVersion is the version of run r as this backend stored it.
+func runVersion(r *domain.Run) ports.RunVersion {
+	return ports.RunVersion{Key: r.ID, Revision: r.Version}
+}
+
 // LeaderUpdateRun is UpdateRun fenced by the leader's token: it returns
 // domain.ErrNotLeader, writing nothing, if fence is not the current
 // leadership when the write is made.

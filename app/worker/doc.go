@@ -51,10 +51,14 @@
 // fails with "panic: <value>" and the stack in its output, and the worker
 // carries on. A run whose handler the worker lacks fails with a message
 // saying so. A cancelled run is not reported: it is already cancelled.
-// Every report goes through domain.Run.Finish in RunStore.UpdateRun and is
-// therefore fenced by the attempt: a result from an attempt that is no
+// Every report goes through domain.Run.Finish in RunStore.UpdateRunAt and
+// is therefore fenced by the attempt: a result from an attempt that is no
 // longer current is rejected (and logged at info level), so results are
 // accepted at most once per attempt. Transient store errors are retried.
+// The start, the output flushes and the report of an attempt each write
+// from the version of the run the previous write (or the watch event that
+// brought the run) left: one compare-and-swap with etcd, no read, unless
+// someone else changed the run meanwhile.
 //
 // What a handler writes to Run.Output is kept in a bounded buffer (the last
 // Config.MaxOutput bytes), written to the run at most once per FlushInterval

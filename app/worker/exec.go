@@ -11,6 +11,7 @@ import (
 
 	"github.com/pink-scheduler/pink/domain"
 	"github.com/pink-scheduler/pink/internal/timing"
+	"github.com/pink-scheduler/pink/ports"
 )
 
 // maxStack bounds the stack trace a panic adds to a run's output.
@@ -29,11 +30,33 @@ type outcome struct {
 	abandoned bool // not waited for: the drain timeout passed
 }
 
+// stored is the run as the store last gave it to a supervisor, with its
+// version. Each write of the supervisor starts from it (one compare-and-swap
+// Txn, no read, while nobody else changed the run) and replaces it with
+// what it wrote.
+type stored struct {
+	run domain.Run
+	at  ports.RunVersion // zero if unknown: the next write reads the run
+}
+
+// update changes the run through fn, starting from s, and keeps in s what
+// it wrote. fn runs on the run as it is stored when the write lands (see
+// ports.RunStore.UpdateRunAt), so it makes its own attempt checks.
+func (l *loop) update(ctx context.Context, s *stored, fn func(*domain.Run) error) error {
+	r, at, err := l.cfg.Runs.UpdateRunAt(ctx, s.run, s.at, fn)
+	if err == nil {
+		s.run, s.at = r, at
+	}
+	return err
+}
+
 // supervise executes one attempt: it marks the run running, calls its
 // handler in a goroutine of its own, flushes its output, and reports its
 // result. It runs in its own goroutine; ctx is the task's context, which
-// the loop cancels with the cause of a cancellation.
-func (l *loop) supervise(ctx context.Context, cancel context.CancelCauseFunc, run domain.Run, st *execState) {
+// the loop cancels with the cause of a cancellation. s is the run as the
+// watch (or a listing) delivered it.
+func (l *loop) supervise(ctx context.Context, cancel context.CancelCauseFunc, s stored, st *execState) {
+	run := s.run
 	defer l.sup.Done()
 	defer l.done(keyOf(&run))
 	defer cancel(nil)
@@ -44,15 +67,15 @@ func (l *loop) supervise(ctx context.Context, cancel context.CancelCauseFunc, ru
 		st.ending.Store(true)
 		msg := fmt.Sprintf("no handler %q on worker %s", run.Handler, l.cfg.ID)
 		rep := domain.Report{RunID: run.ID, WorkerID: l.cfg.ID, Attempt: run.Attempt, State: domain.RunFailed, Error: msg}
-		accepted := l.report(log, run, rep)
+		accepted := l.report(log, &s, rep)
 		log.Warn("run finished", "state", rep.State, "duration", time.Duration(0), "err", msg, "accepted", accepted)
 		return
 	}
-	cur, ok := l.startRun(ctx, log, run)
-	if !ok {
+	if !l.startRun(ctx, log, &s) {
 		st.ending.Store(true)
 		return
 	}
+	cur := s.run
 	log.Info("run started", "timeout", cur.Timeout, "scheduled_at", cur.ScheduledAt)
 
 	hctx := ctx
@@ -62,7 +85,7 @@ func (l *loop) supervise(ctx context.Context, cancel context.CancelCauseFunc, ru
 		defer stop()
 	}
 	out := newOutput(l.cfg.MaxOutput)
-	o := l.execute(hctx, log, h, cur, out)
+	o := l.execute(hctx, log, h, &s, out)
 	st.ending.Store(true)
 
 	rep, send := l.verdict(hctx, cur, o, out)
@@ -71,7 +94,7 @@ func (l *loop) supervise(ctx context.Context, cancel context.CancelCauseFunc, ru
 		log.Info("run finished", "state", domain.RunCancelled, "duration", took, "reported", false)
 		return
 	}
-	accepted := l.report(log, cur, rep)
+	accepted := l.report(log, &s, rep)
 	level := slog.LevelInfo
 	if rep.State != domain.RunSucceeded {
 		level = slog.LevelWarn
@@ -79,47 +102,52 @@ func (l *loop) supervise(ctx context.Context, cancel context.CancelCauseFunc, ru
 	log.Log(l.bg, level, "run finished", "state", rep.State, "duration", took, "err", rep.Error, "accepted", accepted)
 }
 
-// startRun marks the run running on this worker, fenced by its attempt.
-// It reports false if the run is no longer the worker's or ctx ended.
-func (l *loop) startRun(ctx context.Context, log *slog.Logger, run domain.Run) (domain.Run, bool) {
+// startRun marks the run s running on this worker, fenced by its
+// attempt, and keeps the running run in s. It reports false if the run is
+// no longer the worker's or ctx ended.
+func (l *loop) startRun(ctx context.Context, log *slog.Logger, s *stored) bool {
 	var bo timing.Backoff
+	attempt := s.run.Attempt
 	for try := 0; ; try++ {
 		var already domain.Run
-		cur, err := l.cfg.Runs.UpdateRun(ctx, run.ID, func(r *domain.Run) error {
-			if try > 0 && r.State == domain.RunRunning && r.WorkerID == l.cfg.ID && r.Attempt == run.Attempt {
+		err := l.update(ctx, s, func(r *domain.Run) error {
+			if try > 0 && r.State == domain.RunRunning && r.WorkerID == l.cfg.ID && r.Attempt == attempt {
 				already = r.Clone() // an earlier try landed after all
 				return errAlreadyStarted
 			}
-			return r.Start(l.cfg.ID, run.Attempt, l.clock.Now())
+			return r.Start(l.cfg.ID, attempt, l.clock.Now())
 		})
 		switch {
 		case err == nil:
-			return cur, true
+			return true
 		case errors.Is(err, errAlreadyStarted):
-			return already, true
+			s.run, s.at = already, ports.RunVersion{} // its version is not known
+			return true
 		case ctx.Err() != nil:
 			log.Info("run not started", "cause", context.Cause(ctx))
-			return domain.Run{}, false
+			return false
 		case rejected(err):
 			log.Info("run not started: it is no longer this worker's", "err", err)
-			return domain.Run{}, false
+			return false
 		case errors.Is(err, domain.ErrInvalid):
 			log.Error("run not started: the store refused the write", "err", err)
-			return domain.Run{}, false
+			return false
 		}
 		d := bo.Next()
 		log.Warn("starting the run failed; retrying", "err", err, "in", d)
 		if !l.sleep(ctx, d) {
 			log.Info("run not started", "cause", context.Cause(ctx))
-			return domain.Run{}, false
+			return false
 		}
 	}
 }
 
 // execute calls the handler in a goroutine and waits for it, flushing its
 // output every FlushInterval, until it returns or the worker abandons it
-// (a grace period after the drain timeout cancelled it).
-func (l *loop) execute(ctx context.Context, log *slog.Logger, h HandlerFunc, cur domain.Run, out *output) outcome {
+// (a grace period after the drain timeout cancelled it). The flushes keep
+// what they wrote in s.
+func (l *loop) execute(ctx context.Context, log *slog.Logger, h HandlerFunc, s *stored, out *output) outcome {
+	cur := s.run
 	done := make(chan outcome, 1)
 	l.handlersLive.Add(1)
 	go func() {
@@ -140,7 +168,7 @@ func (l *loop) execute(ctx context.Context, log *slog.Logger, h HandlerFunc, cur
 		case o := <-done:
 			return o
 		case <-flush.C():
-			l.flush(log, cur, out, &fenced)
+			l.flush(log, s, out, &fenced)
 			flush.Reset(FlushInterval)
 		case <-l.abandon:
 			return outcome{abandoned: true}
@@ -220,18 +248,19 @@ func shortStack(stack []byte) string {
 	return s
 }
 
-// flush writes the output written since the last flush to the run, fenced
-// by its attempt. Once a write is rejected, the attempt is over here and
-// later output is dropped.
-func (l *loop) flush(log *slog.Logger, cur domain.Run, out *output, fenced *bool) {
+// flush writes the output written since the last flush to the run s,
+// fenced by its attempt. Once a write is rejected, the attempt is over here
+// and later output is dropped.
+func (l *loop) flush(log *slog.Logger, s *stored, out *output, fenced *bool) {
 	chunk := out.take()
 	if chunk == "" || *fenced {
 		return
 	}
 	ctx, cancel := context.WithTimeout(l.reportCtx, callTimeout)
 	defer cancel()
-	_, err := l.cfg.Runs.UpdateRun(ctx, cur.ID, func(r *domain.Run) error {
-		return r.AppendOutput(l.cfg.ID, cur.Attempt, chunk, l.cfg.MaxOutput)
+	attempt := s.run.Attempt
+	err := l.update(ctx, s, func(r *domain.Run) error {
+		return r.AppendOutput(l.cfg.ID, attempt, chunk, l.cfg.MaxOutput)
 	})
 	switch {
 	case err == nil:
@@ -246,13 +275,14 @@ func (l *loop) flush(log *slog.Logger, cur domain.Run, out *output, fenced *bool
 	}
 }
 
-// report writes the result of an attempt with domain.Run.Finish, retrying
-// transient failures until the worker gives up on reports. It reports
-// whether the result was accepted; a stale one is logged and dropped.
-func (l *loop) report(log *slog.Logger, run domain.Run, rep domain.Report) bool {
+// report writes the result of an attempt of run s with domain.Run.Finish,
+// retrying transient failures until the worker gives up on reports. It
+// reports whether the result was accepted; a stale one is logged and
+// dropped.
+func (l *loop) report(log *slog.Logger, s *stored, rep domain.Report) bool {
 	var bo timing.Backoff
 	for try := 0; ; try++ {
-		_, err := l.cfg.Runs.UpdateRun(l.reportCtx, run.ID, func(r *domain.Run) error {
+		err := l.update(l.reportCtx, s, func(r *domain.Run) error {
 			return r.Finish(rep, l.cfg.MaxOutput, l.clock.Now())
 		})
 		switch {

@@ -227,11 +227,38 @@ type runStore struct {
 
 	mu      sync.Mutex
 	watches []*brokenWatch
+	ats     []atCall // UpdateRunAt calls that succeeded
+}
+
+// atCall is an UpdateRunAt call: the version the worker wrote from and the
+// one it got.
+type atCall struct {
+	id       string
+	state    domain.RunState // written
+	from, to ports.RunVersion
 }
 
 func (s *runStore) UpdateRun(ctx context.Context, id string, fn func(*domain.Run) error) (domain.Run, error) {
 	s.updates.Add(1)
 	return s.RunStore.UpdateRun(ctx, id, fn)
+}
+
+func (s *runStore) UpdateRunAt(ctx context.Context, known domain.Run, at ports.RunVersion, fn func(*domain.Run) error) (domain.Run, ports.RunVersion, error) {
+	s.updates.Add(1)
+	r, v, err := s.RunStore.UpdateRunAt(ctx, known, at, fn)
+	if err == nil {
+		s.mu.Lock()
+		s.ats = append(s.ats, atCall{id: r.ID, state: r.State, from: at, to: v})
+		s.mu.Unlock()
+	}
+	return r, v, err
+}
+
+// writesAt returns the UpdateRunAt calls that succeeded.
+func (s *runStore) writesAt() []atCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]atCall(nil), s.ats...)
 }
 
 // brokenWatch sits between a watch of the store and the worker.

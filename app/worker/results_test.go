@@ -262,3 +262,37 @@ func TestResultOutputAndParamsRoundTrip(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("n=%d", e.n), e.run(r.ID).Output)
 	})
 }
+
+func TestWritesChainFromTheWatchedVersion(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		p := e.start(map[string]worker.HandlerFunc{
+			"chatty": func(ctx context.Context, run worker.Run) (worker.Result, error) {
+				fmt.Fprintln(run.Output, "working")
+				time.Sleep(worker.FlushInterval + time.Millisecond) // one flush
+				return worker.Result{}, nil
+			},
+		})
+		before := e.runs.updates.Load()
+		r := e.assign(p.w.ID(), "chatty")
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		require.Equal(t, domain.RunSucceeded, e.run(r.ID).State)
+
+		// Start, the flush and the result each write from the version of
+		// the write before, the first from the watch event's: with etcd,
+		// one Txn each and no read.
+		calls := e.runs.writesAt()
+		require.Len(t, calls, 3)
+		require.EqualValues(t, 3, e.runs.updates.Load()-before, "no other write")
+		require.Equal(t, r.ID, calls[0].from.Key)
+		require.Positive(t, calls[0].from.Revision, "the first write starts from the assignment's version")
+		require.Less(t, calls[0].from.Revision, calls[0].to.Revision)
+		require.Equal(t, []domain.RunState{domain.RunRunning, domain.RunRunning, domain.RunSucceeded},
+			[]domain.RunState{calls[0].state, calls[1].state, calls[2].state})
+		for i := 1; i < len(calls); i++ {
+			require.False(t, calls[i].from.IsZero())
+			require.Equal(t, calls[i-1].to, calls[i].from, "write %d starts from write %d's version", i, i-1)
+		}
+	})
+}

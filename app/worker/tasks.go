@@ -33,7 +33,11 @@ const (
 
 // task is an attempt the worker took. The loop goroutine owns it.
 type task struct {
-	run   domain.Run
+	run domain.Run
+	// at is run's stored version, from the watch event that brought it
+	// (zero for a run from a listing): the supervisor's first write
+	// compares it instead of reading the run.
+	at    ports.RunVersion
 	state taskState
 	// gone: the store said the attempt is no longer this worker's.
 	gone   bool
@@ -63,7 +67,7 @@ func (l *loop) onEvent(ev ports.RunEvent) {
 	case r.WorkerID != l.cfg.ID || r.Group != l.cfg.Group || !r.Active():
 		l.drop(k, ErrRunTakenAway) // not expected from WatchAssigned
 	case r.State == domain.RunAssigned:
-		l.offer(r)
+		l.offer(r, ev.At)
 	}
 	// RunRunning: the echo of the worker's own Start.
 }
@@ -83,7 +87,7 @@ func (l *loop) reconcile(runs []domain.Run) {
 		l.supersede(r.ID, r.Attempt)
 		switch r.State {
 		case domain.RunAssigned:
-			l.offer(r)
+			l.offer(r, ports.RunVersion{})
 		case domain.RunRunning:
 			if t, ok := l.tasks[keyOf(&r)]; !ok || t.state == taskDone {
 				l.orphan(r)
@@ -118,8 +122,9 @@ func (l *loop) drop(k runKey, cause error) {
 	t.cancel(cause)
 }
 
-// offer takes an assigned run: it starts it, or queues it at capacity.
-func (l *loop) offer(r domain.Run) {
+// offer takes an assigned run, stored at version at (zero if unknown): it
+// starts it, or queues it at capacity.
+func (l *loop) offer(r domain.Run, at ports.RunVersion) {
 	k := keyOf(&r)
 	if _, known := l.tasks[k]; known {
 		return // never execute one attempt twice
@@ -128,7 +133,7 @@ func (l *loop) offer(r domain.Run) {
 		l.log.Debug("run left to the leader: the worker is stopping", "run", r.ID, "attempt", r.Attempt)
 		return
 	}
-	l.tasks[k] = &task{run: r, state: taskQueued}
+	l.tasks[k] = &task{run: r, at: at, state: taskQueued}
 	l.queue = append(l.queue, k)
 	if l.running >= l.cfg.Capacity {
 		l.log.Info("run queued: the worker is at capacity", "run", r.ID, "attempt", r.Attempt,
@@ -157,7 +162,7 @@ func (l *loop) start(k runKey, t *task) {
 	t.state, t.cancel, t.exec = taskRunning, cancel, &execState{}
 	l.running++
 	l.sup.Add(1)
-	go l.supervise(ctx, cancel, t.run, t.exec)
+	go l.supervise(ctx, cancel, stored{t.run, t.at}, t.exec)
 }
 
 // done is called by a supervisor as it ends.

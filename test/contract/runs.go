@@ -307,5 +307,6 @@ func TestRunStore(t *testing.T, nb NewBackend, f Features) {
 	})
 
 	testAssigned(t, nb, f)
+	testUpdateRunAt(t, nb, f)
 	testPrune(t, nb, f)
 }
