@@ -63,6 +63,19 @@ type runProbe struct {
 
 func (r runProbe) UpdateRun(ctx context.Context, id string, fn func(*domain.Run) error) (domain.Run, error) {
 	run, err := r.RunStore.UpdateRun(ctx, id, fn)
+	r.observe(run, err)
+	return run, err
+}
+
+// UpdateRunAt is the workers' usual write (from the version they hold).
+func (r runProbe) UpdateRunAt(ctx context.Context, known domain.Run, at ports.RunVersion, fn func(*domain.Run) error) (domain.Run, ports.RunVersion, error) {
+	run, v, err := r.RunStore.UpdateRunAt(ctx, known, at, fn)
+	r.observe(run, err)
+	return run, v, err
+}
+
+// observe counts a run a worker finished.
+func (r runProbe) observe(run domain.Run, err error) {
 	if err == nil && run.State.Terminal() {
 		if run.State == domain.RunSucceeded {
 			now := time.Now()
@@ -71,5 +84,4 @@ func (r runProbe) UpdateRun(ctx context.Context, id string, fn func(*domain.Run)
 			r.p.failed.Add(1)
 		}
 	}
-	return run, err
 }
