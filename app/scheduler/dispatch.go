@@ -58,6 +58,16 @@ func (t *term) dispatchPending(ctx context.Context, now time.Time) error {
 		if !ok || p.State != domain.RunPending || p.NotBefore.After(now) {
 			continue
 		}
+		if t.w.pending > 0 {
+			// Runs written pending are in flight: let them land before
+			// updating any.
+			if err := t.drain(ctx); err != nil {
+				return err
+			}
+			if p, ok = t.v.runs[id]; !ok || p.State != domain.RunPending {
+				continue
+			}
+		}
 		seen := *p
 		if e := t.jobs[seen.JobID]; e != nil && seen.Attempt == 1 && !seen.Manual &&
 			now.Sub(seen.ScheduledAt) > e.job.Misfire.Window.Std() {
@@ -113,6 +123,12 @@ func (t *term) sweepTimeouts(ctx context.Context, now time.Time) error {
 			late = append(late, *r)
 		}
 	}
+	if len(late) == 0 {
+		return nil
+	}
+	if err := t.sync(ctx); err != nil { // the late runs' batches have landed
+		return err
+	}
 	slices.SortFunc(late, func(a, b domain.Run) int { return compareStrings(a.ID, b.ID) })
 	for _, seen := range late {
 		t.log.Warn("run timed out without a result from its worker", "run", seen.ID, "worker", seen.WorkerID)
@@ -140,13 +156,14 @@ func (t *term) loseRun(ctx context.Context, seen domain.Run, reason string) erro
 	})
 }
 
-// cancelRun cancels an active run (overlap policy replace).
+// cancelRun cancels an active run (overlap policy replace). Whatever the
+// run did since the term last saw it (a worker started it, an attempt
+// failed and waits for its retry), it is cancelled if it is still active:
+// the term's view may lag the store by a batch in flight or a watch event,
+// and a replaced run must not go on.
 func (t *term) cancelRun(ctx context.Context, seen domain.Run, reason string) error {
 	now := t.now()
 	return t.updateRun(ctx, seen.ID, func(cur *domain.Run) error {
-		if err := same(seen, cur); err != nil {
-			return err
-		}
 		return cur.Cancel(reason, now)
 	})
 }
@@ -185,6 +202,11 @@ func (t *term) onJob(ctx context.Context, ev ports.JobEvent) error {
 	}
 	id := ev.Job.ID
 	if ev.Type == ports.EventDelete {
+		// The job's pending runs in batches in flight must exist to be
+		// deleted.
+		if err := t.sync(ctx); err != nil {
+			return err
+		}
 		t.plan.remove(id)
 		delete(t.jobs, id)
 		var pending []string
@@ -257,6 +279,10 @@ func (t *term) onWorker(ctx context.Context, ev ports.WorkerEvent) error {
 	}
 	if _, ok := t.v.dropWorker(ev.Worker.ID); !ok {
 		return nil
+	}
+	// Its runs in batches in flight must exist to be failed over.
+	if err := t.sync(ctx); err != nil {
+		return err
 	}
 	for _, r := range t.v.runsOn(ev.Worker.ID) {
 		if err := t.loseRun(ctx, r, "its registration ended"); err != nil {

@@ -40,14 +40,14 @@ func (t *term) fireDue(ctx context.Context, e *jobEntry, at, now time.Time) erro
 		case domain.OverlapForbid:
 			f.Status = domain.FireSkipped
 			f.Reason = fmt.Sprintf("%s: run %s is still %s", domain.SkipOverlap, active[0].ID, active[0].State)
-			t.batch = append(t.batch, ports.FireWrite{Fire: f})
-			return nil
+			return t.add(ctx, e, ports.FireWrite{Fire: f})
 		case domain.OverlapReplace:
-			// The cancellations must land before the new runs exist.
-			if err := t.flush(ctx); err != nil {
+			// The cancellations must land before the new runs exist, and
+			// the runs they cancel must exist: write every batch first.
+			if err := t.sync(ctx); err != nil {
 				return err
 			}
-			for _, r := range active {
+			for _, r := range t.v.activeOf(j.ID) {
 				if err := t.cancelRun(ctx, r, "replaced by fire "+f.ID+" (overlap policy replace)"); err != nil {
 					return err
 				}
@@ -58,25 +58,23 @@ func (t *term) fireDue(ctx context.Context, e *jobEntry, at, now time.Time) erro
 	if len(runs) == 0 {
 		f.Status = domain.FireSkipped
 		f.Reason = domain.SkipNoRuns + ": no live worker of group " + j.Group + " can run a broadcast of handler " + j.Handler
-		t.batch = append(t.batch, ports.FireWrite{Fire: f})
-		return nil
+		return t.add(ctx, e, ports.FireWrite{Fire: f})
 	}
 	f.Status = domain.FireDispatched
 	for _, r := range runs {
 		f.RunIDs = append(f.RunIDs, r.ID)
 		t.v.putRun(r) // seen by overlap and load checks before the flush
 	}
-	t.batch = append(t.batch, ports.FireWrite{Fire: f, Runs: runs})
-	return nil
+	return t.add(ctx, e, ports.FireWrite{Fire: f, Runs: runs})
 }
 
 // addSkip adds a skipped-fire record to the batch.
-func (t *term) addSkip(e *jobEntry, at time.Time, reason string, sum *domain.SkipSummary, now time.Time) {
+func (t *term) addSkip(ctx context.Context, e *jobEntry, at time.Time, reason string, sum *domain.SkipSummary, now time.Time) error {
 	e.last = at
 	if sum != nil && sum.Last.After(at) {
 		e.last = sum.Last
 	}
-	t.batch = append(t.batch, ports.FireWrite{Fire: domain.Fire{
+	return t.add(ctx, e, ports.FireWrite{Fire: domain.Fire{
 		ID: domain.FireID(e.job.ID, at), JobID: e.job.ID, Group: e.job.Group, Nominal: at,
 		Kind: domain.FireScheduled, Status: domain.FireSkipped, Reason: reason, Summary: sum,
 		CreatedAt: now, LeaderToken: t.fence.Token,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/pink-scheduler/pink/domain"
@@ -19,6 +20,8 @@ type jobEntry struct {
 	last time.Time
 	// rr is the job's round-robin counter.
 	rr uint64
+	// flying counts the batches in flight holding fires of the job.
+	flying int
 }
 
 // term is one term of leadership: its state lives and dies with it, so a
@@ -33,11 +36,15 @@ type term struct {
 	scheds map[string]*domain.Schedule // parsed schedules by Job.ScheduleKey
 	plan   *planner
 	v      *view
-	batch  []ports.FireWrite
+	// batch is the next batch of fires, batchJobs the job of each, and
+	// batchPending the runs in it written pending; w the batches in flight.
+	batch        []ports.FireWrite
+	batchJobs    []*jobEntry
+	batchPending int
+	w            writers
 
 	dispatchDirty bool      // pending runs may have become dispatchable
 	nextSweep     time.Time // next timeout check
-	nextPrune     time.Time
 }
 
 func newTerm(s *Scheduler, l ports.Leadership) *term {
@@ -52,8 +59,14 @@ func newTerm(s *Scheduler, l ports.Leadership) *term {
 func (t *term) now() time.Time { return t.cfg.Clock.Now() }
 
 // run loads the state, catches up, then serves until ctx ends or a write is
-// refused.
+// refused. The goroutines it starts (writers, pruner) end with it: it
+// cancels and waits for them before it returns.
 func (t *term) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	t.w = newWriters(&wg)
 	start := t.now()
 	jobsRev, err := t.cfg.Jobs.ScanJobs(ctx, func(j domain.Job) error {
 		t.putJob(j, false)
@@ -94,7 +107,9 @@ func (t *term) run(ctx context.Context) error {
 			}
 		}
 	}
-	if err := t.flush(ctx); err != nil {
+	// Every catch-up fire is written before the leader reports ready and
+	// fails over the orphans below.
+	if err := t.sync(ctx); err != nil {
 		return err
 	}
 	// Runs whose worker died while no leader was watching.
@@ -104,7 +119,7 @@ func (t *term) run(ctx context.Context) error {
 		}
 	}
 	t.dispatchDirty = true
-	t.nextPrune = now
+	pruneErr := t.startPruner(ctx, &wg)
 	t.log.Info("leader ready", "jobs", len(t.jobs), "planned", t.plan.len(),
 		"active_runs", len(t.v.runs), "workers", len(t.v.workers), "took", t.now().Sub(start))
 
@@ -120,6 +135,12 @@ func (t *term) run(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-timer.C():
+		case f := <-t.w.done:
+			if err := t.receive(f); err != nil {
+				return err
+			}
+		case err := <-pruneErr:
+			return err
 		case ev, ok := <-jobsCh:
 			if !ok {
 				return ctx.Err()
@@ -145,9 +166,12 @@ func (t *term) run(ctx context.Context) error {
 	}
 }
 
-// tick does everything that is due: fires, dispatch of pending runs,
-// timeouts and pruning.
+// tick does everything that is due: fires, dispatch of pending runs and
+// timeouts. It first takes the results of the batches written meanwhile.
 func (t *term) tick(ctx context.Context) error {
+	if err := t.poll(); err != nil {
+		return err
+	}
 	now := t.now()
 	for {
 		due := t.plan.due(now, t.cfg.BatchSize)
@@ -179,16 +203,6 @@ func (t *term) tick(ctx context.Context) error {
 		}
 		t.nextSweep = now.Add(time.Second)
 	}
-	if !now.Before(t.nextPrune) {
-		runs, fires, err := t.cfg.Runs.Prune(ctx, t.fence, t.cfg.Retention, now)
-		if err != nil {
-			return fmt.Errorf("prune: %w", err)
-		}
-		if runs+fires > 0 {
-			t.log.Info("pruned history", "runs", runs, "fires", fires)
-		}
-		t.nextPrune = now.Add(t.cfg.PruneInterval)
-	}
 	return nil
 }
 
@@ -205,7 +219,7 @@ func (t *term) retryDue(now time.Time) bool {
 // sleepFor returns how long the loop may wait before the next due work.
 func (t *term) sleepFor() time.Duration {
 	now := t.now()
-	wake := t.nextPrune
+	wake := now.Add(time.Hour) // events wake the loop; nothing else is due
 	consider := func(at time.Time) {
 		if !at.IsZero() && at.Before(wake) {
 			wake = at
@@ -279,10 +293,14 @@ func (t *term) planJob(ctx context.Context, e *jobEntry, now time.Time, takeover
 				Message: fmt.Sprintf("%d fire(s) missed and skipped (misfire policy %s, window %s)", n, e.job.Misfire.Policy, e.job.Misfire.Window)})
 		}
 		for _, at := range cu.Skip {
-			t.addSkip(e, at, domain.SkipMisfire+": missed while no leader could fire it", nil, now)
+			if err := t.addSkip(ctx, e, at, domain.SkipMisfire+": missed while no leader could fire it", nil, now); err != nil {
+				return err
+			}
 		}
 		if cu.Summary != nil {
-			t.addSkip(e, cu.Summary.First, domain.SkipMisfire+": missed while no leader could fire it", cu.Summary, now)
+			if err := t.addSkip(ctx, e, cu.Summary.First, domain.SkipMisfire+": missed while no leader could fire it", cu.Summary, now); err != nil {
+				return err
+			}
 		}
 		for _, at := range cu.Fire {
 			if err := t.fireDue(ctx, e, at, now); err != nil {
@@ -314,32 +332,6 @@ func summaryCount(s *domain.SkipSummary) int {
 		return 0
 	}
 	return s.Count
-}
-
-// flush writes the batched fires, fenced. A refused fence ends the term.
-func (t *term) flush(ctx context.Context) error {
-	if len(t.batch) == 0 {
-		return nil
-	}
-	batch := t.batch
-	t.batch = nil
-	created, err := t.cfg.Fires.CreateFires(ctx, t.fence, batch)
-	if err != nil {
-		return fmt.Errorf("record %d fires: %w", len(batch), err)
-	}
-	n := int64(0)
-	for i, w := range batch {
-		if i < len(created) && !created[i] {
-			t.log.Debug("fire already recorded", "fire", w.Fire.ID)
-			continue
-		}
-		n++
-		for _, r := range w.Runs {
-			t.v.putRun(r)
-		}
-	}
-	t.s.setStatus(func(st *Status) { st.Fired += n })
-	return nil
 }
 
 // notify sends an alert; failures are logged, never fatal.
