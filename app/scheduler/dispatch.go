@@ -44,65 +44,122 @@ func same(seen domain.Run, cur *domain.Run) error {
 	return nil
 }
 
-// dispatchPending routes every pending run whose backoff has ended, and
-// skips first attempts that waited past their misfire window.
-func (t *term) dispatchPending(ctx context.Context, now time.Time) error {
-	ids := make([]string, 0, len(t.v.pending))
-	for id := range t.v.pending {
-		ids = append(ids, id)
+// Bounds of one dispatch turn, so that the loop does not stall on
+// thousands of pending runs: each dispatched run is a fenced store write
+// (LeaderUpdateRun), and each run looked at is a routing decision. What is
+// left is dispatched in the next turns, the loop serving its events and
+// fires in between.
+const (
+	dispatchWritesPerTurn  = 32
+	dispatchExaminePerTurn = 256
+)
+
+// dispatchPending routes the pending runs whose backoff has ended, earliest
+// first, and skips first attempts that waited past their misfire window,
+// at most dispatchWritesPerTurn writes and dispatchExaminePerTurn runs in
+// one call. It reports whether due runs are left for another turn. Runs no
+// worker can take now are parked until the pass is over (see
+// pendingQueue); the next call after that starts a new pass.
+func (t *term) dispatchPending(ctx context.Context, now time.Time) (more bool, err error) {
+	q := t.v.pending
+	if !q.hasDue(now) {
+		q.unpark()
+		t.parkWake = time.Time{}
 	}
-	slices.Sort(ids)
-	rr := make(map[string]*uint64)
-	for _, id := range ids {
-		p, ok := t.v.runs[id]
-		if !ok || p.State != domain.RunPending || p.NotBefore.After(now) {
-			continue
+	writes := 0
+	for examined := 0; examined < dispatchExaminePerTurn && writes < dispatchWritesPerTurn; examined++ {
+		pe, ok := q.popDue(now)
+		if !ok {
+			break
 		}
-		if t.w.pending > 0 {
-			// Runs written pending are in flight: let them land before
-			// updating any.
-			if err := t.drain(ctx); err != nil {
-				return err
-			}
-			if p, ok = t.v.runs[id]; !ok || p.State != domain.RunPending {
-				continue
-			}
+		p, ok := t.v.runs[pe.id]
+		if !ok || p.State != domain.RunPending {
+			continue // cannot happen: the view keeps the queue
 		}
 		seen := *p
-		if e := t.jobs[seen.JobID]; e != nil && seen.Attempt == 1 && !seen.Manual &&
+		e := t.jobs[seen.JobID]
+		if e != nil && seen.Attempt == 1 && !seen.Manual &&
 			now.Sub(seen.ScheduledAt) > e.job.Misfire.Window.Std() {
 			reason := fmt.Sprintf("%s: no eligible worker within the misfire window of %s", domain.SkipMisfire, e.job.Misfire.Window)
-			if err := t.updateRun(ctx, id, func(cur *domain.Run) error {
+			if landed, err := t.landed(ctx, pe, p); err != nil {
+				return false, err
+			} else if !landed {
+				return true, nil
+			}
+			writes++
+			if err := t.updateRun(ctx, pe.id, func(cur *domain.Run) error {
 				if err := same(seen, cur); err != nil {
 					return err
 				}
 				return cur.Skip(reason, now)
 			}); err != nil {
-				return err
+				return false, err
 			}
+			q.park(pe) // if the update was dropped; else a no-op
 			continue
 		}
-		counter := rr[seen.JobID]
-		if e := t.jobs[seen.JobID]; e != nil {
+		var counter *uint64
+		if e != nil {
 			counter = &e.rr
-		} else if counter == nil {
-			counter = new(uint64)
-			rr[seen.JobID] = counter
+		} else {
+			if t.orphanRR == nil {
+				t.orphanRR = make(map[string]*uint64)
+			}
+			if counter = t.orphanRR[seen.JobID]; counter == nil {
+				counter = new(uint64)
+				t.orphanRR[seen.JobID] = counter
+			}
 		}
 		w, ok := t.route(&seen, counter)
 		if !ok {
+			q.park(pe)
+			if e != nil && seen.Attempt == 1 && !seen.Manual {
+				// Wake when its misfire window ends, to skip it visibly.
+				at := seen.ScheduledAt.Add(e.job.Misfire.Window.Std() + time.Nanosecond)
+				if t.parkWake.IsZero() || at.Before(t.parkWake) {
+					t.parkWake = at
+				}
+			}
 			continue
 		}
-		if err := t.updateRun(ctx, id, func(cur *domain.Run) error {
+		if landed, err := t.landed(ctx, pe, p); err != nil {
+			return false, err
+		} else if !landed {
+			return true, nil
+		}
+		writes++
+		if err := t.updateRun(ctx, pe.id, func(cur *domain.Run) error {
 			if err := same(seen, cur); err != nil {
 				return err
 			}
 			return cur.Assign(w.ID, now)
 		}); err != nil {
-			return err
+			return false, err
 		}
+		q.park(pe)
 	}
-	return nil
+	return q.hasDue(now), nil
+}
+
+// landed makes sure the pending run p (popped as pe) exists in the store
+// before the term updates it: a run the term made itself (Version 0, not yet
+// seen by the watch) may be in a batch in flight, so those are waited for.
+// It reports false, with the run parked (if still pending), if the batches
+// in flight changed the run (its fire existed already, so it is not the
+// term's): the caller then ends its turn, and the next turns see the run as
+// it is now.
+func (t *term) landed(ctx context.Context, pe *pendEntry, p *domain.Run) (bool, error) {
+	if p.Version != 0 || t.w.pending == 0 {
+		return true, nil
+	}
+	if err := t.drain(ctx); err != nil {
+		return false, err
+	}
+	if cur, ok := t.v.runs[pe.id]; !ok || cur != p {
+		t.v.pending.park(pe)
+		return false, nil
+	}
+	return true, nil
 }
 
 // sweepTimeouts ends attempts that outlived their timeout plus the grace

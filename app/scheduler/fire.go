@@ -87,7 +87,7 @@ func (t *term) makeRuns(e *jobEntry, f *domain.Fire, now time.Time) []domain.Run
 	j := &e.job
 	if j.Route == domain.RouteBroadcast {
 		probe := domain.NewRun(j, f, 0, now)
-		ws := domain.Eligible(&probe, t.v.groupWorkers(j.Group), domain.RouteInput{Load: t.v.load})
+		ws := domain.Eligible(&probe, t.v.capableOf(&probe), domain.RouteInput{Load: t.v.load})
 		runs := make([]domain.Run, 0, len(ws))
 		for i, w := range ws {
 			r := domain.NewRun(j, f, i, now)
@@ -118,8 +118,12 @@ func (t *term) makeRuns(e *jobEntry, f *domain.Fire, now time.Time) []domain.Run
 
 // route picks a worker for a pending run by its strategy.
 func (t *term) route(r *domain.Run, rr *uint64) (domain.Worker, bool) {
-	in := domain.RouteInput{Load: t.v.load, Avoid: r.PreviousWorkers()}
-	eligible := domain.Eligible(r, t.v.groupWorkers(r.Group), in)
+	in := domain.RouteInput{Load: t.v.load}
+	if len(r.Attempts) > 0 {
+		in.Avoid = r.PreviousWorkers()
+	}
+	t.eligible = domain.AppendEligible(t.eligible[:0], r, t.v.capableOf(r), in)
+	eligible := t.eligible
 	if len(eligible) == 0 {
 		return domain.Worker{}, false
 	}

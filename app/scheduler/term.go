@@ -43,8 +43,13 @@ type term struct {
 	batchPending int
 	w            writers
 
-	dispatchDirty bool      // pending runs may have become dispatchable
-	nextSweep     time.Time // next timeout check
+	dispatchDirty bool            // pending runs may have become dispatchable
+	parkWake      time.Time       // a parked run's misfire window ends
+	nextSweep     time.Time       // next timeout check
+	eligible      []domain.Worker // route's buffer
+	// orphanRR holds the round-robin counters of pending runs whose job is
+	// gone.
+	orphanRR map[string]*uint64
 }
 
 func newTerm(s *Scheduler, l ports.Leadership) *term {
@@ -191,11 +196,17 @@ func (t *term) tick(ctx context.Context) error {
 			return err
 		}
 	}
-	if t.dispatchDirty || t.retryDue(now) {
+	if !t.parkWake.IsZero() && !now.Before(t.parkWake) {
+		t.parkWake = time.Time{}
+		t.dispatchDirty = true
+	}
+	if t.dispatchDirty || t.v.pending.hasDue(now) {
 		t.dispatchDirty = false
-		if err := t.dispatchPending(ctx, now); err != nil {
+		more, err := t.dispatchPending(ctx, now)
+		if err != nil {
 			return err
 		}
+		t.dispatchDirty = more // go on after serving what came meanwhile
 	}
 	if !now.Before(t.nextSweep) {
 		if err := t.sweepTimeouts(ctx, now); err != nil {
@@ -206,18 +217,11 @@ func (t *term) tick(ctx context.Context) error {
 	return nil
 }
 
-// retryDue reports whether a pending run's backoff has ended.
-func (t *term) retryDue(now time.Time) bool {
-	for id := range t.v.pending {
-		if !t.v.runs[id].NotBefore.After(now) {
-			return true
-		}
-	}
-	return false
-}
-
 // sleepFor returns how long the loop may wait before the next due work.
 func (t *term) sleepFor() time.Duration {
+	if t.dispatchDirty {
+		return 0
+	}
 	now := t.now()
 	wake := now.Add(time.Hour) // events wake the loop; nothing else is due
 	consider := func(at time.Time) {
@@ -229,6 +233,7 @@ func (t *term) sleepFor() time.Duration {
 		consider(at)
 	}
 	consider(t.v.earliestNotBefore(now))
+	consider(t.parkWake)
 	if len(t.v.runs) > 0 {
 		consider(t.nextSweep)
 	}
