@@ -81,3 +81,27 @@ func TestPendingRunIsSkippedWhenItsMisfireWindowEnds(t *testing.T) {
 		require.Equal(t, 20*time.Second, r.FinishedAt.Sub(r.ScheduledAt).Truncate(time.Millisecond))
 	})
 }
+
+func TestMoreDueFiresThanOneTickTakesAreAllWrittenOnTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		e.startWorker("w1", succeed)
+		e.startScheduler("n1", func(c *scheduler.Config) { c.BatchSize = 4 })
+		const jobs = 100 // 25 batches of 4 due at once: more than a tick builds
+		for i := range jobs {
+			e.job(fmt.Sprintf("j%03d", i), "* * * * * *")
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		for i := range jobs {
+			fires := e.fires(fmt.Sprintf("j%03d", i))
+			require.Equal(t, span(1, 2), nominals(fires))
+			for _, f := range fires {
+				require.True(t, f.CreatedAt.Equal(f.Nominal), "fire %s created at %s", f.ID, f.CreatedAt)
+			}
+			for _, r := range e.runs(fmt.Sprintf("j%03d", i)) {
+				require.Equal(t, domain.RunSucceeded, r.State, r.ID)
+			}
+		}
+	})
+}

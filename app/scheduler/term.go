@@ -160,6 +160,11 @@ func (t *term) run(ctx context.Context) error {
 			if err := t.onRun(ev); err != nil {
 				return err
 			}
+			if closed, err := t.moreRunEvents(runsCh); err != nil {
+				return err
+			} else if closed {
+				return ctx.Err()
+			}
 		case ev, ok := <-workersCh:
 			if !ok {
 				return ctx.Err()
@@ -171,14 +176,45 @@ func (t *term) run(ctx context.Context) error {
 	}
 }
 
-// tick does everything that is due: fires, dispatch of pending runs and
-// timeouts. It first takes the results of the batches written meanwhile.
+// Bounds of the loop's turns under load: a tick builds at most
+// fireBatchesPerTick batches of due fires (the rest is due at the next
+// tick, right after), and the loop takes at most runEventsPerTurn run
+// events waiting on the watch before it ticks again. So when more fires
+// are due than the leader can write, it still sees runs finish (freeing
+// capacity) and dispatches pending runs in between.
+const (
+	fireBatchesPerTick = 16
+	runEventsPerTurn   = 256
+)
+
+// moreRunEvents handles the run events already waiting, up to
+// runEventsPerTurn, without blocking. It reports whether the watch ended.
+func (t *term) moreRunEvents(runsCh <-chan ports.RunEvent) (closed bool, err error) {
+	for range runEventsPerTurn - 1 {
+		select {
+		case ev, ok := <-runsCh:
+			if !ok {
+				return true, nil
+			}
+			if err := t.onRun(ev); err != nil {
+				return false, err
+			}
+		default:
+			return false, nil
+		}
+	}
+	return false, nil
+}
+
+// tick does what is due: fires (a bounded number of batches), dispatch of
+// pending runs (a bounded turn) and timeouts. It first takes the results
+// of the batches written meanwhile.
 func (t *term) tick(ctx context.Context) error {
 	if err := t.poll(); err != nil {
 		return err
 	}
 	now := t.now()
-	for {
+	for range fireBatchesPerTick {
 		due := t.plan.due(now, t.cfg.BatchSize)
 		if len(due) == 0 {
 			break
