@@ -1,5 +1,7 @@
 package domain
 
+import "slices"
+
 // RouteInput is what a routing decision depends on besides the candidates.
 // It carries no randomness source or clock: the caller supplies them, so the
 // decision is a pure function.
@@ -19,34 +21,68 @@ type RouteInput struct {
 // matching selector, below capacity, pinned worker if any. If some eligible
 // worker is not in in.Avoid, the avoided ones are dropped. The order of
 // candidates is kept; pass them sorted by ID for stable decisions.
+//
+// It allocates once, the result: see AppendEligible.
 func Eligible(r *Run, candidates []Worker, in RouteInput) []Worker {
-	var out, fresh []Worker
-	for _, w := range candidates {
-		if w.Group != r.Group || !w.CanRun(r.Handler, r.Selector) {
+	return AppendEligible(nil, r, candidates, in)
+}
+
+// AppendEligible appends the workers Eligible returns to dst and returns
+// the extended slice; with a dst of enough capacity (a buffer the caller
+// reuses) it does not allocate. The candidates are filtered once into a
+// list of indices (on the stack for up to 128 eligible workers), and the
+// avoided ones are sorted out only when in.Avoid is not empty.
+func AppendEligible(dst []Worker, r *Run, candidates []Worker, in RouteInput) []Worker {
+	idx := make([]int32, 0, 128)
+	fresh := 0
+	for i := range candidates {
+		if !CanTake(r, &candidates[i], in.Load) {
 			continue
 		}
-		if r.PinnedWorker != "" && w.ID != r.PinnedWorker {
-			continue
-		}
-		if w.Capacity > 0 && in.Load[w.ID] >= w.Capacity {
-			continue
-		}
-		out = append(out, w)
-		avoided := false
-		for _, a := range in.Avoid {
-			if a == w.ID {
-				avoided = true
-				break
-			}
-		}
-		if !avoided {
-			fresh = append(fresh, w)
+		idx = append(idx, int32(i))
+		if len(in.Avoid) > 0 && !avoided(candidates[i].ID, in.Avoid) {
+			fresh++
 		}
 	}
-	if len(fresh) > 0 {
-		return fresh
+	if len(idx) == 0 {
+		return dst
 	}
-	return out
+	dropAvoided := len(in.Avoid) > 0 && fresh > 0
+	n := len(idx)
+	if dropAvoided {
+		n = fresh
+	}
+	dst = slices.Grow(dst, n)
+	for _, i := range idx {
+		if dropAvoided && avoided(candidates[i].ID, in.Avoid) {
+			continue
+		}
+		dst = append(dst, candidates[i])
+	}
+	return dst
+}
+
+// CanTake reports whether worker w can take run r now: same group, right
+// handler, matching selector, the pinned worker if r has one, and below
+// its capacity by load. It is Eligible's test for one worker, without the
+// Avoid preference.
+func CanTake(r *Run, w *Worker, load map[string]int) bool {
+	if w.Group != r.Group || !w.CanRun(r.Handler, r.Selector) {
+		return false
+	}
+	if r.PinnedWorker != "" && w.ID != r.PinnedWorker {
+		return false
+	}
+	return w.Capacity <= 0 || load[w.ID] < w.Capacity
+}
+
+func avoided(id string, avoid []string) bool {
+	for _, a := range avoid {
+		if a == id {
+			return true
+		}
+	}
+	return false
 }
 
 // Pick chooses one worker of eligible for a run by strategy. It returns

@@ -262,3 +262,88 @@ func TestWorkerCanRun(t *testing.T) {
 	anyHandler := domain.Worker{ID: "w", Group: "g"}
 	assert.True(t, anyHandler.CanRun("anything", nil))
 }
+
+// eligibleReference is Eligible as it was first written (two slices grown
+// by appending); the faster one must decide exactly as it did.
+func eligibleReference(r *domain.Run, candidates []domain.Worker, in domain.RouteInput) []domain.Worker {
+	var out, fresh []domain.Worker
+	for _, w := range candidates {
+		if w.Group != r.Group || !w.CanRun(r.Handler, r.Selector) {
+			continue
+		}
+		if r.PinnedWorker != "" && w.ID != r.PinnedWorker {
+			continue
+		}
+		if w.Capacity > 0 && in.Load[w.ID] >= w.Capacity {
+			continue
+		}
+		out = append(out, w)
+		avoided := false
+		for _, a := range in.Avoid {
+			if a == w.ID {
+				avoided = true
+				break
+			}
+		}
+		if !avoided {
+			fresh = append(fresh, w)
+		}
+	}
+	if len(fresh) > 0 {
+		return fresh
+	}
+	return out
+}
+
+func TestEligibleMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	var buf []domain.Worker
+	for i := range 2000 {
+		n := rng.IntN(200) // past the 128 indices kept on the stack
+		cands := make([]domain.Worker, n)
+		load := map[string]int{}
+		for k := range cands {
+			w := worker(fmt.Sprintf("w%03d", k), 1+rng.IntN(3))
+			if rng.IntN(10) == 0 {
+				w.Group = "other"
+			}
+			if rng.IntN(4) == 0 {
+				w.Handlers = []string{"other"}
+			}
+			if rng.IntN(2) == 0 {
+				w.Labels = map[string]string{"zone": []string{"a", "b"}[rng.IntN(2)]}
+			}
+			load[w.ID] = rng.IntN(4)
+			cands[k] = w
+		}
+		r := &domain.Run{ID: "r", Group: "g", Handler: "h"}
+		if rng.IntN(3) == 0 {
+			r.Selector = map[string]string{"zone": "a"}
+		}
+		if n > 0 && rng.IntN(5) == 0 {
+			r.PinnedWorker = cands[rng.IntN(n)].ID
+		}
+		in := domain.RouteInput{Load: load}
+		for range rng.IntN(4) {
+			if n > 0 {
+				in.Avoid = append(in.Avoid, cands[rng.IntN(n)].ID)
+			}
+		}
+		want := ids(eligibleReference(r, cands, in))
+		require.Equal(t, want, ids(domain.Eligible(r, cands, in)), "case %d", i)
+		buf = domain.AppendEligible(buf[:0], r, cands, in)
+		require.Equal(t, want, ids(buf), "case %d, appended", i)
+	}
+}
+
+func TestAppendEligibleReusesItsBuffer(t *testing.T) {
+	cands := fiveWorkers()
+	r := &domain.Run{ID: "r", Group: "g", Handler: "h"}
+	in := domain.RouteInput{Load: map[string]int{"w2": 10}, Avoid: []string{"w1"}}
+	buf := make([]domain.Worker, 0, len(cands))
+	allocs := testing.AllocsPerRun(100, func() {
+		buf = domain.AppendEligible(buf[:0], r, cands, in)
+	})
+	require.Equal(t, []string{"w3", "w4", "w5"}, ids(buf))
+	require.Zero(t, allocs)
+}

@@ -162,7 +162,7 @@ func BenchmarkFireDue(b *testing.B) {
 						t.v.dropRun(r.ID)
 					}
 					if len(t.batch) == 64 {
-						t.batch = t.batch[:0]
+						t.batch, t.batchJobs, t.batchPending = t.batch[:0], t.batchJobs[:0], 0
 					}
 					if i++; i%jobs == 0 {
 						at = at.Add(time.Second)

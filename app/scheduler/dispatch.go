@@ -44,55 +44,122 @@ func same(seen domain.Run, cur *domain.Run) error {
 	return nil
 }
 
-// dispatchPending routes every pending run whose backoff has ended, and
-// skips first attempts that waited past their misfire window.
-func (t *term) dispatchPending(ctx context.Context, now time.Time) error {
-	ids := make([]string, 0, len(t.v.pending))
-	for id := range t.v.pending {
-		ids = append(ids, id)
+// Bounds of one dispatch turn, so that the loop does not stall on
+// thousands of pending runs: each dispatched run is a fenced store write
+// (LeaderUpdateRun), and each run looked at is a routing decision. What is
+// left is dispatched in the next turns, the loop serving its events and
+// fires in between.
+const (
+	dispatchWritesPerTurn  = 32
+	dispatchExaminePerTurn = 256
+)
+
+// dispatchPending routes the pending runs whose backoff has ended, earliest
+// first, and skips first attempts that waited past their misfire window,
+// at most dispatchWritesPerTurn writes and dispatchExaminePerTurn runs in
+// one call. It reports whether due runs are left for another turn. Runs no
+// worker can take now are parked until the pass is over (see
+// pendingQueue); the next call after that starts a new pass.
+func (t *term) dispatchPending(ctx context.Context, now time.Time) (more bool, err error) {
+	q := t.v.pending
+	if !q.hasDue(now) {
+		q.unpark()
+		t.parkWake = time.Time{}
 	}
-	slices.Sort(ids)
-	rr := make(map[string]*uint64)
-	for _, id := range ids {
-		p, ok := t.v.runs[id]
-		if !ok || p.State != domain.RunPending || p.NotBefore.After(now) {
-			continue
+	writes := 0
+	for examined := 0; examined < dispatchExaminePerTurn && writes < dispatchWritesPerTurn; examined++ {
+		pe, ok := q.popDue(now)
+		if !ok {
+			break
+		}
+		p, ok := t.v.runs[pe.id]
+		if !ok || p.State != domain.RunPending {
+			continue // cannot happen: the view keeps the queue
 		}
 		seen := *p
-		if e := t.jobs[seen.JobID]; e != nil && seen.Attempt == 1 && !seen.Manual &&
+		e := t.jobs[seen.JobID]
+		if e != nil && seen.Attempt == 1 && !seen.Manual &&
 			now.Sub(seen.ScheduledAt) > e.job.Misfire.Window.Std() {
 			reason := fmt.Sprintf("%s: no eligible worker within the misfire window of %s", domain.SkipMisfire, e.job.Misfire.Window)
-			if err := t.updateRun(ctx, id, func(cur *domain.Run) error {
+			if landed, err := t.landed(ctx, pe, p); err != nil {
+				return false, err
+			} else if !landed {
+				return true, nil
+			}
+			writes++
+			if err := t.updateRun(ctx, pe.id, func(cur *domain.Run) error {
 				if err := same(seen, cur); err != nil {
 					return err
 				}
 				return cur.Skip(reason, now)
 			}); err != nil {
-				return err
+				return false, err
 			}
+			q.park(pe) // if the update was dropped; else a no-op
 			continue
 		}
-		counter := rr[seen.JobID]
-		if e := t.jobs[seen.JobID]; e != nil {
+		var counter *uint64
+		if e != nil {
 			counter = &e.rr
-		} else if counter == nil {
-			counter = new(uint64)
-			rr[seen.JobID] = counter
+		} else {
+			if t.orphanRR == nil {
+				t.orphanRR = make(map[string]*uint64)
+			}
+			if counter = t.orphanRR[seen.JobID]; counter == nil {
+				counter = new(uint64)
+				t.orphanRR[seen.JobID] = counter
+			}
 		}
 		w, ok := t.route(&seen, counter)
 		if !ok {
+			q.park(pe)
+			if e != nil && seen.Attempt == 1 && !seen.Manual {
+				// Wake when its misfire window ends, to skip it visibly.
+				at := seen.ScheduledAt.Add(e.job.Misfire.Window.Std() + time.Nanosecond)
+				if t.parkWake.IsZero() || at.Before(t.parkWake) {
+					t.parkWake = at
+				}
+			}
 			continue
 		}
-		if err := t.updateRun(ctx, id, func(cur *domain.Run) error {
+		if landed, err := t.landed(ctx, pe, p); err != nil {
+			return false, err
+		} else if !landed {
+			return true, nil
+		}
+		writes++
+		if err := t.updateRun(ctx, pe.id, func(cur *domain.Run) error {
 			if err := same(seen, cur); err != nil {
 				return err
 			}
 			return cur.Assign(w.ID, now)
 		}); err != nil {
-			return err
+			return false, err
 		}
+		q.park(pe)
 	}
-	return nil
+	return q.hasDue(now), nil
+}
+
+// landed makes sure the pending run p (popped as pe) exists in the store
+// before the term updates it: a run the term made itself (Version 0, not yet
+// seen by the watch) may be in a batch in flight, so those are waited for.
+// It reports false, with the run parked (if still pending), if the batches
+// in flight changed the run (its fire existed already, so it is not the
+// term's): the caller then ends its turn, and the next turns see the run as
+// it is now.
+func (t *term) landed(ctx context.Context, pe *pendEntry, p *domain.Run) (bool, error) {
+	if p.Version != 0 || t.w.pending == 0 {
+		return true, nil
+	}
+	if err := t.drain(ctx); err != nil {
+		return false, err
+	}
+	if cur, ok := t.v.runs[pe.id]; !ok || cur != p {
+		t.v.pending.park(pe)
+		return false, nil
+	}
+	return true, nil
 }
 
 // sweepTimeouts ends attempts that outlived their timeout plus the grace
@@ -112,6 +179,12 @@ func (t *term) sweepTimeouts(ctx context.Context, now time.Time) error {
 		if r.Timeout > 0 && now.Sub(since) > r.Timeout.Std()+t.cfg.TimeoutGrace {
 			late = append(late, *r)
 		}
+	}
+	if len(late) == 0 {
+		return nil
+	}
+	if err := t.sync(ctx); err != nil { // the late runs' batches have landed
+		return err
 	}
 	slices.SortFunc(late, func(a, b domain.Run) int { return compareStrings(a.ID, b.ID) })
 	for _, seen := range late {
@@ -140,13 +213,14 @@ func (t *term) loseRun(ctx context.Context, seen domain.Run, reason string) erro
 	})
 }
 
-// cancelRun cancels an active run (overlap policy replace).
+// cancelRun cancels an active run (overlap policy replace). Whatever the
+// run did since the term last saw it (a worker started it, an attempt
+// failed and waits for its retry), it is cancelled if it is still active:
+// the term's view may lag the store by a batch in flight or a watch event,
+// and a replaced run must not go on.
 func (t *term) cancelRun(ctx context.Context, seen domain.Run, reason string) error {
 	now := t.now()
 	return t.updateRun(ctx, seen.ID, func(cur *domain.Run) error {
-		if err := same(seen, cur); err != nil {
-			return err
-		}
 		return cur.Cancel(reason, now)
 	})
 }
@@ -185,6 +259,11 @@ func (t *term) onJob(ctx context.Context, ev ports.JobEvent) error {
 	}
 	id := ev.Job.ID
 	if ev.Type == ports.EventDelete {
+		// The job's pending runs in batches in flight must exist to be
+		// deleted.
+		if err := t.sync(ctx); err != nil {
+			return err
+		}
 		t.plan.remove(id)
 		delete(t.jobs, id)
 		var pending []string
@@ -257,6 +336,10 @@ func (t *term) onWorker(ctx context.Context, ev ports.WorkerEvent) error {
 	}
 	if _, ok := t.v.dropWorker(ev.Worker.ID); !ok {
 		return nil
+	}
+	// Its runs in batches in flight must exist to be failed over.
+	if err := t.sync(ctx); err != nil {
+		return err
 	}
 	for _, r := range t.v.runsOn(ev.Worker.ID) {
 		if err := t.loseRun(ctx, r, "its registration ended"); err != nil {

@@ -10,9 +10,15 @@
 //	planner (heap of next fire times, one entry per active job)
 //	  -> due fires, taken in batches
 //	  -> fire writes: overlap policy, routing, shards, broadcast
-//	  -> FireStore.CreateFires (fenced, create-if-absent per fire)
+//	  -> FireStore.CreateFires (fenced, create-if-absent per fire), up to
+//	     4 batches in flight, written by goroutines of the term
 //	  -> workers run them; their results come back through the run watch
-//	  -> retries, timeouts and worker failover by LeaderUpdateRun (fenced)
+//	  -> pending runs dispatched in bounded turns; retries, timeouts and
+//	     worker failover by LeaderUpdateRun (fenced)
+//
+// A term's state belongs to its loop goroutine; the goroutines it starts
+// (CreateFires writers, the pruner) only call the store and hand results
+// back, and end with the term (docs/adr/0015-leader-loop-concurrency.md).
 //
 // A Scheduler runs terms one after another: Campaign, lead until the term
 // ends, campaign again, until its context is cancelled, when it resigns so

@@ -40,14 +40,14 @@ func (t *term) fireDue(ctx context.Context, e *jobEntry, at, now time.Time) erro
 		case domain.OverlapForbid:
 			f.Status = domain.FireSkipped
 			f.Reason = fmt.Sprintf("%s: run %s is still %s", domain.SkipOverlap, active[0].ID, active[0].State)
-			t.batch = append(t.batch, ports.FireWrite{Fire: f})
-			return nil
+			return t.add(ctx, e, ports.FireWrite{Fire: f})
 		case domain.OverlapReplace:
-			// The cancellations must land before the new runs exist.
-			if err := t.flush(ctx); err != nil {
+			// The cancellations must land before the new runs exist, and
+			// the runs they cancel must exist: write every batch first.
+			if err := t.sync(ctx); err != nil {
 				return err
 			}
-			for _, r := range active {
+			for _, r := range t.v.activeOf(j.ID) {
 				if err := t.cancelRun(ctx, r, "replaced by fire "+f.ID+" (overlap policy replace)"); err != nil {
 					return err
 				}
@@ -58,25 +58,23 @@ func (t *term) fireDue(ctx context.Context, e *jobEntry, at, now time.Time) erro
 	if len(runs) == 0 {
 		f.Status = domain.FireSkipped
 		f.Reason = domain.SkipNoRuns + ": no live worker of group " + j.Group + " can run a broadcast of handler " + j.Handler
-		t.batch = append(t.batch, ports.FireWrite{Fire: f})
-		return nil
+		return t.add(ctx, e, ports.FireWrite{Fire: f})
 	}
 	f.Status = domain.FireDispatched
 	for _, r := range runs {
 		f.RunIDs = append(f.RunIDs, r.ID)
 		t.v.putRun(r) // seen by overlap and load checks before the flush
 	}
-	t.batch = append(t.batch, ports.FireWrite{Fire: f, Runs: runs})
-	return nil
+	return t.add(ctx, e, ports.FireWrite{Fire: f, Runs: runs})
 }
 
 // addSkip adds a skipped-fire record to the batch.
-func (t *term) addSkip(e *jobEntry, at time.Time, reason string, sum *domain.SkipSummary, now time.Time) {
+func (t *term) addSkip(ctx context.Context, e *jobEntry, at time.Time, reason string, sum *domain.SkipSummary, now time.Time) error {
 	e.last = at
 	if sum != nil && sum.Last.After(at) {
 		e.last = sum.Last
 	}
-	t.batch = append(t.batch, ports.FireWrite{Fire: domain.Fire{
+	return t.add(ctx, e, ports.FireWrite{Fire: domain.Fire{
 		ID: domain.FireID(e.job.ID, at), JobID: e.job.ID, Group: e.job.Group, Nominal: at,
 		Kind: domain.FireScheduled, Status: domain.FireSkipped, Reason: reason, Summary: sum,
 		CreatedAt: now, LeaderToken: t.fence.Token,
@@ -89,7 +87,7 @@ func (t *term) makeRuns(e *jobEntry, f *domain.Fire, now time.Time) []domain.Run
 	j := &e.job
 	if j.Route == domain.RouteBroadcast {
 		probe := domain.NewRun(j, f, 0, now)
-		ws := domain.Eligible(&probe, t.v.groupWorkers(j.Group), domain.RouteInput{Load: t.v.load})
+		ws := domain.Eligible(&probe, t.v.capableOf(&probe), domain.RouteInput{Load: t.v.load})
 		runs := make([]domain.Run, 0, len(ws))
 		for i, w := range ws {
 			r := domain.NewRun(j, f, i, now)
@@ -120,8 +118,12 @@ func (t *term) makeRuns(e *jobEntry, f *domain.Fire, now time.Time) []domain.Run
 
 // route picks a worker for a pending run by its strategy.
 func (t *term) route(r *domain.Run, rr *uint64) (domain.Worker, bool) {
-	in := domain.RouteInput{Load: t.v.load, Avoid: r.PreviousWorkers()}
-	eligible := domain.Eligible(r, t.v.groupWorkers(r.Group), in)
+	in := domain.RouteInput{Load: t.v.load}
+	if len(r.Attempts) > 0 {
+		in.Avoid = r.PreviousWorkers()
+	}
+	t.eligible = domain.AppendEligible(t.eligible[:0], r, t.v.capableOf(r), in)
+	eligible := t.eligible
 	if len(eligible) == 0 {
 		return domain.Worker{}, false
 	}

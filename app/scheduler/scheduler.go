@@ -30,7 +30,8 @@ type Config struct {
 	// Retention bounds finished runs and fires; defaults 100 per job and
 	// 7 days.
 	Retention ports.Retention
-	// PruneInterval is how often the leader prunes; default 1 minute.
+	// PruneInterval is how often the leader prunes, the first time one
+	// interval after it takes over; default 1 minute.
 	PruneInterval time.Duration
 	// TimeoutGrace is added to a run's timeout before the leader times it
 	// out itself (the worker should have reported first); default 5 s.

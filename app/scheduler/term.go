@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/pink-scheduler/pink/domain"
@@ -19,6 +20,8 @@ type jobEntry struct {
 	last time.Time
 	// rr is the job's round-robin counter.
 	rr uint64
+	// flying counts the batches in flight holding fires of the job.
+	flying int
 }
 
 // term is one term of leadership: its state lives and dies with it, so a
@@ -33,11 +36,20 @@ type term struct {
 	scheds map[string]*domain.Schedule // parsed schedules by Job.ScheduleKey
 	plan   *planner
 	v      *view
-	batch  []ports.FireWrite
+	// batch is the next batch of fires, batchJobs the job of each, and
+	// batchPending the runs in it written pending; w the batches in flight.
+	batch        []ports.FireWrite
+	batchJobs    []*jobEntry
+	batchPending int
+	w            writers
 
-	dispatchDirty bool      // pending runs may have become dispatchable
-	nextSweep     time.Time // next timeout check
-	nextPrune     time.Time
+	dispatchDirty bool            // pending runs may have become dispatchable
+	parkWake      time.Time       // a parked run's misfire window ends
+	nextSweep     time.Time       // next timeout check
+	eligible      []domain.Worker // route's buffer
+	// orphanRR holds the round-robin counters of pending runs whose job is
+	// gone.
+	orphanRR map[string]*uint64
 }
 
 func newTerm(s *Scheduler, l ports.Leadership) *term {
@@ -52,8 +64,14 @@ func newTerm(s *Scheduler, l ports.Leadership) *term {
 func (t *term) now() time.Time { return t.cfg.Clock.Now() }
 
 // run loads the state, catches up, then serves until ctx ends or a write is
-// refused.
+// refused. The goroutines it starts (writers, pruner) end with it: it
+// cancels and waits for them before it returns.
 func (t *term) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	t.w = newWriters(&wg)
 	start := t.now()
 	jobsRev, err := t.cfg.Jobs.ScanJobs(ctx, func(j domain.Job) error {
 		t.putJob(j, false)
@@ -94,7 +112,9 @@ func (t *term) run(ctx context.Context) error {
 			}
 		}
 	}
-	if err := t.flush(ctx); err != nil {
+	// Every catch-up fire is written before the leader reports ready and
+	// fails over the orphans below.
+	if err := t.sync(ctx); err != nil {
 		return err
 	}
 	// Runs whose worker died while no leader was watching.
@@ -104,7 +124,7 @@ func (t *term) run(ctx context.Context) error {
 		}
 	}
 	t.dispatchDirty = true
-	t.nextPrune = now
+	pruneErr := t.startPruner(ctx, &wg)
 	t.log.Info("leader ready", "jobs", len(t.jobs), "planned", t.plan.len(),
 		"active_runs", len(t.v.runs), "workers", len(t.v.workers), "took", t.now().Sub(start))
 
@@ -120,6 +140,12 @@ func (t *term) run(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-timer.C():
+		case f := <-t.w.done:
+			if err := t.receive(f); err != nil {
+				return err
+			}
+		case err := <-pruneErr:
+			return err
 		case ev, ok := <-jobsCh:
 			if !ok {
 				return ctx.Err()
@@ -134,6 +160,11 @@ func (t *term) run(ctx context.Context) error {
 			if err := t.onRun(ev); err != nil {
 				return err
 			}
+			if closed, err := t.moreRunEvents(runsCh); err != nil {
+				return err
+			} else if closed {
+				return ctx.Err()
+			}
 		case ev, ok := <-workersCh:
 			if !ok {
 				return ctx.Err()
@@ -145,11 +176,45 @@ func (t *term) run(ctx context.Context) error {
 	}
 }
 
-// tick does everything that is due: fires, dispatch of pending runs,
-// timeouts and pruning.
+// Bounds of the loop's turns under load: a tick builds at most
+// fireBatchesPerTick batches of due fires (the rest is due at the next
+// tick, right after), and the loop takes at most runEventsPerTurn run
+// events waiting on the watch before it ticks again. So when more fires
+// are due than the leader can write, it still sees runs finish (freeing
+// capacity) and dispatches pending runs in between.
+const (
+	fireBatchesPerTick = 16
+	runEventsPerTurn   = 256
+)
+
+// moreRunEvents handles the run events already waiting, up to
+// runEventsPerTurn, without blocking. It reports whether the watch ended.
+func (t *term) moreRunEvents(runsCh <-chan ports.RunEvent) (closed bool, err error) {
+	for range runEventsPerTurn - 1 {
+		select {
+		case ev, ok := <-runsCh:
+			if !ok {
+				return true, nil
+			}
+			if err := t.onRun(ev); err != nil {
+				return false, err
+			}
+		default:
+			return false, nil
+		}
+	}
+	return false, nil
+}
+
+// tick does what is due: fires (a bounded number of batches), dispatch of
+// pending runs (a bounded turn) and timeouts. It first takes the results
+// of the batches written meanwhile.
 func (t *term) tick(ctx context.Context) error {
+	if err := t.poll(); err != nil {
+		return err
+	}
 	now := t.now()
-	for {
+	for range fireBatchesPerTick {
 		due := t.plan.due(now, t.cfg.BatchSize)
 		if len(due) == 0 {
 			break
@@ -167,11 +232,17 @@ func (t *term) tick(ctx context.Context) error {
 			return err
 		}
 	}
-	if t.dispatchDirty || t.retryDue(now) {
+	if !t.parkWake.IsZero() && !now.Before(t.parkWake) {
+		t.parkWake = time.Time{}
+		t.dispatchDirty = true
+	}
+	if t.dispatchDirty || t.v.pending.hasDue(now) {
 		t.dispatchDirty = false
-		if err := t.dispatchPending(ctx, now); err != nil {
+		more, err := t.dispatchPending(ctx, now)
+		if err != nil {
 			return err
 		}
+		t.dispatchDirty = more // go on after serving what came meanwhile
 	}
 	if !now.Before(t.nextSweep) {
 		if err := t.sweepTimeouts(ctx, now); err != nil {
@@ -179,33 +250,16 @@ func (t *term) tick(ctx context.Context) error {
 		}
 		t.nextSweep = now.Add(time.Second)
 	}
-	if !now.Before(t.nextPrune) {
-		runs, fires, err := t.cfg.Runs.Prune(ctx, t.fence, t.cfg.Retention, now)
-		if err != nil {
-			return fmt.Errorf("prune: %w", err)
-		}
-		if runs+fires > 0 {
-			t.log.Info("pruned history", "runs", runs, "fires", fires)
-		}
-		t.nextPrune = now.Add(t.cfg.PruneInterval)
-	}
 	return nil
-}
-
-// retryDue reports whether a pending run's backoff has ended.
-func (t *term) retryDue(now time.Time) bool {
-	for id := range t.v.pending {
-		if !t.v.runs[id].NotBefore.After(now) {
-			return true
-		}
-	}
-	return false
 }
 
 // sleepFor returns how long the loop may wait before the next due work.
 func (t *term) sleepFor() time.Duration {
+	if t.dispatchDirty {
+		return 0
+	}
 	now := t.now()
-	wake := t.nextPrune
+	wake := now.Add(time.Hour) // events wake the loop; nothing else is due
 	consider := func(at time.Time) {
 		if !at.IsZero() && at.Before(wake) {
 			wake = at
@@ -215,6 +269,7 @@ func (t *term) sleepFor() time.Duration {
 		consider(at)
 	}
 	consider(t.v.earliestNotBefore(now))
+	consider(t.parkWake)
 	if len(t.v.runs) > 0 {
 		consider(t.nextSweep)
 	}
@@ -279,10 +334,14 @@ func (t *term) planJob(ctx context.Context, e *jobEntry, now time.Time, takeover
 				Message: fmt.Sprintf("%d fire(s) missed and skipped (misfire policy %s, window %s)", n, e.job.Misfire.Policy, e.job.Misfire.Window)})
 		}
 		for _, at := range cu.Skip {
-			t.addSkip(e, at, domain.SkipMisfire+": missed while no leader could fire it", nil, now)
+			if err := t.addSkip(ctx, e, at, domain.SkipMisfire+": missed while no leader could fire it", nil, now); err != nil {
+				return err
+			}
 		}
 		if cu.Summary != nil {
-			t.addSkip(e, cu.Summary.First, domain.SkipMisfire+": missed while no leader could fire it", cu.Summary, now)
+			if err := t.addSkip(ctx, e, cu.Summary.First, domain.SkipMisfire+": missed while no leader could fire it", cu.Summary, now); err != nil {
+				return err
+			}
 		}
 		for _, at := range cu.Fire {
 			if err := t.fireDue(ctx, e, at, now); err != nil {
@@ -314,32 +373,6 @@ func summaryCount(s *domain.SkipSummary) int {
 		return 0
 	}
 	return s.Count
-}
-
-// flush writes the batched fires, fenced. A refused fence ends the term.
-func (t *term) flush(ctx context.Context) error {
-	if len(t.batch) == 0 {
-		return nil
-	}
-	batch := t.batch
-	t.batch = nil
-	created, err := t.cfg.Fires.CreateFires(ctx, t.fence, batch)
-	if err != nil {
-		return fmt.Errorf("record %d fires: %w", len(batch), err)
-	}
-	n := int64(0)
-	for i, w := range batch {
-		if i < len(created) && !created[i] {
-			t.log.Debug("fire already recorded", "fire", w.Fire.ID)
-			continue
-		}
-		n++
-		for _, r := range w.Runs {
-			t.v.putRun(r)
-		}
-	}
-	t.s.setStatus(func(st *Status) { st.Fired += n })
-	return nil
 }
 
 // notify sends an alert; failures are logged, never fatal.

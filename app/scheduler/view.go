@@ -14,16 +14,26 @@ type view struct {
 	runs    map[string]*domain.Run         // active runs by ID
 	byJob   map[string]map[string]struct{} // active run IDs by job
 	load    map[string]int                 // assigned or running runs by worker
-	pending map[string]struct{}            // pending run IDs
+	pending *pendingQueue                  // pending run IDs
 	workers map[string]domain.Worker       // live workers by ID
 	byGroup map[string][]domain.Worker     // live workers by group, sorted by ID; rebuilt lazily
+	// capable caches, by group, the live workers of the group that can
+	// run a handler with a selector (sorted by ID); dropped with byGroup.
+	capable map[string]map[capKey][]domain.Worker
+}
+
+// capKey is what decides whether a worker can run a run, its load aside.
+type capKey struct {
+	handler  string
+	selector string // selectorKey of the selector
 }
 
 func newView() *view {
 	return &view{
 		runs: make(map[string]*domain.Run), byJob: make(map[string]map[string]struct{}),
-		load: make(map[string]int), pending: make(map[string]struct{}),
+		load: make(map[string]int), pending: newPendingQueue(),
 		workers: make(map[string]domain.Worker), byGroup: make(map[string][]domain.Worker),
+		capable: make(map[string]map[capKey][]domain.Worker),
 	}
 }
 
@@ -52,7 +62,7 @@ func (v *view) putRun(r domain.Run) {
 	v.byJob[r.JobID][r.ID] = struct{}{}
 	switch r.State {
 	case domain.RunPending:
-		v.pending[r.ID] = struct{}{}
+		v.pending.put(r.ID, r.NotBefore)
 	case domain.RunAssigned, domain.RunRunning:
 		v.load[r.WorkerID]++
 	}
@@ -71,7 +81,7 @@ func (v *view) dropRun(id string) {
 			delete(v.byJob, r.JobID)
 		}
 	}
-	delete(v.pending, id)
+	v.pending.remove(id)
 	if r.State == domain.RunAssigned || r.State == domain.RunRunning {
 		if v.load[r.WorkerID]--; v.load[r.WorkerID] <= 0 {
 			delete(v.load, r.WorkerID)
@@ -102,17 +112,75 @@ func (v *view) runsOn(workerID string) []domain.Run {
 }
 
 func (v *view) putWorker(w domain.Worker) {
+	if old, ok := v.workers[w.ID]; ok && old.Group != w.Group {
+		v.forgetGroup(old.Group)
+	}
 	v.workers[w.ID] = w
-	delete(v.byGroup, w.Group)
+	v.forgetGroup(w.Group)
 }
 
 func (v *view) dropWorker(id string) (domain.Worker, bool) {
 	w, ok := v.workers[id]
 	if ok {
 		delete(v.workers, id)
-		delete(v.byGroup, w.Group)
+		v.forgetGroup(w.Group)
 	}
 	return w, ok
+}
+
+// forgetGroup drops what is cached about a group's workers.
+func (v *view) forgetGroup(group string) {
+	delete(v.byGroup, group)
+	delete(v.capable, group)
+}
+
+// capableOf returns the live workers of r's group that have r's handler
+// and carry its selector's labels, sorted by ID, from the cache: routing
+// then only checks load, pin and earlier attempts. The slice is shared:
+// do not modify it.
+func (v *view) capableOf(r *domain.Run) []domain.Worker {
+	k := capKey{handler: r.Handler, selector: selectorKey(r.Selector)}
+	m := v.capable[r.Group]
+	if ws, ok := m[k]; ok {
+		return ws
+	}
+	var ws []domain.Worker
+	for _, w := range v.groupWorkers(r.Group) {
+		if w.CanRun(r.Handler, r.Selector) {
+			ws = append(ws, w)
+		}
+	}
+	if m == nil {
+		m = make(map[capKey][]domain.Worker)
+		v.capable[r.Group] = m
+	}
+	m[k] = ws
+	return ws
+}
+
+// selectorKey encodes a selector as a string, the same for equal maps.
+func selectorKey(sel map[string]string) string {
+	switch len(sel) {
+	case 0:
+		return ""
+	case 1:
+		for k, val := range sel {
+			return k + "\x00" + val + "\x00"
+		}
+	}
+	keys := make([]string, 0, len(sel))
+	for k := range sel {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte(0)
+		b.WriteString(sel[k])
+		b.WriteByte(0)
+	}
+	return b.String()
 }
 
 // groupWorkers returns the live workers of a group sorted by ID.
@@ -132,14 +200,7 @@ func (v *view) groupWorkers(group string) []domain.Worker {
 }
 
 // earliestNotBefore returns the earliest retry time among pending runs
-// that are not yet due, or zero.
+// that are not yet due, or zero. Parked runs are due already.
 func (v *view) earliestNotBefore(now time.Time) time.Time {
-	var min time.Time
-	for id := range v.pending {
-		nb := v.runs[id].NotBefore
-		if nb.After(now) && (min.IsZero() || nb.Before(min)) {
-			min = nb
-		}
-	}
-	return min
+	return v.pending.nextAfter(now)
 }
