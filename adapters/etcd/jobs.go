@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/pink-scheduler/pink/domain"
@@ -280,18 +279,6 @@ func (s *Store) DeleteJob(ctx context.Context, id string) (domain.Job, error) {
 		return nil
 	})
 	return out, err
-}
-
-// ScanJobs reads every job from one revision, scanPage keys a request.
-func (s *Store) ScanJobs(ctx context.Context, fn func(domain.Job) error) (int64, error) {
-	return s.scanRange(ctx, "scan jobs", s.k.jobs(), prefixEnd(s.k.jobs()), 0, false,
-		func(kv *mvccpb.KeyValue) error {
-			j, err := decodeJob(string(kv.Key), kv.Value)
-			if err != nil {
-				return err
-			}
-			return fn(j)
-		})
 }
 
 // WatchJobs watches <p>/job/instances/ from afterRevision+1 (see watch).
