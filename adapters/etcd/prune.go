@@ -42,7 +42,8 @@ type pruneState struct {
 //     nominal time), so the counts are count-only reads and the selection
 //     keys-only;
 //   - a job's newest fire record and its newest scheduled one are always
-//     kept (LastFires depends on them);
+//     kept (deriving the last-fire markers of a store written before them
+//     depends on them; the markers themselves are never pruned);
 //   - a run goes with its index entry, a fire with its index entry.
 //
 // Deletes are fenced Txns of up to pruneOpsPerTxn deletes. One call
