@@ -2,8 +2,11 @@ package etcd
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -157,9 +160,15 @@ func (s *Store) scanMarkers(ctx context.Context) (map[string]time.Time, error) {
 // among the few before it may stand for a later time.
 const lastFiresPeek = 8
 
-// migrateJobsPerTxn is how many jobs one step of the migration reads the
-// ledger keys of, and writes the markers of, in one Txn.
-const migrateJobsPerTxn = 64
+// Each step of the migration reads the ledger keys of, and writes the
+// markers of, migrateJobsPerTxn jobs in one Txn each (a marker's guarded
+// put is one op with two nested levels under it: 120 fit etcd's default
+// budget of 128 per level); migrateSteps steps run at a time, so that
+// their writes share etcd's fsyncs.
+const (
+	migrateJobsPerTxn = 120
+	migrateSteps      = 8
+)
 
 // migrateLastFires writes the marker of every job from its ledger, once:
 // it marks <p>/fire/last-state "migrating", reads the job IDs (the keys of
@@ -186,10 +195,42 @@ func (s *Store) migrateLastFires(ctx context.Context) (map[string]time.Time, err
 		return nil, err
 	}
 	out := make(map[string]time.Time)
+	var mu sync.Mutex
+	steps := make(chan []string)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, migrateSteps)
+	for w := range migrateSteps {
+		wg.Go(func() {
+			for step := range steps {
+				found, err := s.migrateJobs(sctx, step)
+				if err != nil {
+					errs[w] = err
+					cancel()
+					return
+				}
+				mu.Lock()
+				maps.Copy(out, found)
+				mu.Unlock()
+			}
+		})
+	}
+feed:
 	for i := 0; i < len(jobs); i += migrateJobsPerTxn {
-		if err := s.migrateJobs(ctx, jobs[i:min(i+migrateJobsPerTxn, len(jobs))], out); err != nil {
-			return nil, err
+		select {
+		case steps <- jobs[i:min(i+migrateJobsPerTxn, len(jobs))]:
+		case <-sctx.Done():
+			break feed
 		}
+	}
+	close(steps)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, translate(ctx, "last fires", err)
 	}
 	if _, err := s.cli.Put(ctx, s.k.lastFiresState(), lastFiresMigrated); err != nil {
 		return nil, translate(ctx, "last fires", err)
@@ -199,8 +240,8 @@ func (s *Store) migrateLastFires(ctx context.Context) (map[string]time.Time, err
 }
 
 // migrateJobs derives and writes the markers of jobs (see
-// migrateLastFires), adding them to out.
-func (s *Store) migrateJobs(ctx context.Context, jobs []string, out map[string]time.Time) error {
+// migrateLastFires) and returns them.
+func (s *Store) migrateJobs(ctx context.Context, jobs []string) (map[string]time.Time, error) {
 	// The keys of each job's ledger, newest first: a descending read
 	// returns every key of its range (etcd ignores its limit), which here
 	// is one job's records, keys only.
@@ -211,7 +252,7 @@ func (s *Store) migrateJobs(ctx context.Context, jobs []string, out map[string]t
 	}
 	resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
 	if err != nil {
-		return translate(ctx, "last fires", err)
+		return nil, translate(ctx, "last fires", err)
 	}
 	var keys, keyJobs []string
 	for i, job := range jobs {
@@ -229,7 +270,7 @@ func (s *Store) migrateJobs(ctx context.Context, jobs []string, out map[string]t
 	}
 	kvs, _, err := s.getMany(ctx, "last fires", keys, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	found := make(map[string]time.Time)
 	for i, kv := range kvs {
@@ -238,7 +279,7 @@ func (s *Store) migrateJobs(ctx context.Context, jobs []string, out map[string]t
 		}
 		f, err := decodeFire(keys[i], kv.Value)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if f.Kind == domain.FireManual {
 			continue
@@ -247,20 +288,20 @@ func (s *Store) migrateJobs(ctx context.Context, jobs []string, out map[string]t
 			found[keyJobs[i]] = lastNominal(&f)
 		}
 	}
-	if len(found) == 0 {
-		return nil
-	}
 	writes := make([]clientv3.Op, 0, len(found))
 	for job, t := range found {
 		if y := t.UTC().Year(); y < 1 || y > 9999 {
 			s.log.Warn("etcd: a fire's nominal time is out of range; no last-fire marker", "job", job, "time", t)
+			delete(found, job)
 			continue
 		}
 		writes = append(writes, s.markerOp(job, markerValue(t)))
-		out[job] = t
+	}
+	if len(writes) == 0 {
+		return found, nil
 	}
 	if _, err := s.cli.Txn(ctx).Then(writes...).Commit(); err != nil {
-		return translate(ctx, "last fires", err)
+		return nil, translate(ctx, "last fires", err)
 	}
-	return nil
+	return found, nil
 }
