@@ -28,20 +28,22 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if len(b) > 0 && b[0] == '"' {
+		// Fast path: a string without escapes is its own contents, and
+		// the durations in use (the defaults) are looked up, not parsed.
+		// Jobs carry four durations, and a leader decodes every job.
+		inner, plain := plainJSONString(b)
+		if plain {
+			if v, ok := commonDurations[string(inner)]; ok {
+				*d = v
+				return nil
+			}
+			return d.parse(string(inner))
+		}
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		if s == "" {
-			*d = 0
-			return nil
-		}
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			return fmt.Errorf("invalid duration %q: want a Go duration such as \"30s\" or \"1h30m\"", s)
-		}
-		*d = Duration(v)
-		return nil
+		return d.parse(s)
 	}
 	n, err := strconv.ParseInt(string(b), 10, 64)
 	if err != nil {
@@ -50,6 +52,57 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	*d = Duration(n)
 	return nil
 }
+
+// parse sets d from a Go duration string; "" is 0.
+func (d *Duration) parse(s string) error {
+	if s == "" {
+		*d = 0
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: want a Go duration such as \"30s\" or \"1h30m\"", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// plainJSONString returns the contents of the JSON string literal b if it
+// has no escapes and only printable ASCII, which encoding/json would
+// return unchanged; ok is false for anything else (escapes, other bytes,
+// not a whole literal), which the caller hands to encoding/json.
+func plainJSONString(b []byte) (inner []byte, ok bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return nil, false
+	}
+	inner = b[1 : len(b)-1]
+	for _, c := range inner {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return nil, false
+		}
+	}
+	return inner, true
+}
+
+// commonDurations maps the strings MarshalJSON writes for the durations
+// jobs usually carry (the defaults among them) to their values.
+var commonDurations = func() map[string]Duration {
+	m := map[string]Duration{}
+	for _, d := range []time.Duration{0, time.Millisecond, 100 * time.Millisecond, 500 * time.Millisecond,
+		time.Second, 2 * time.Second, 3 * time.Second, 5 * time.Second, 10 * time.Second,
+		15 * time.Second, 20 * time.Second, 30 * time.Second, 45 * time.Second,
+		time.Minute, 2 * time.Minute, 3 * time.Minute, 5 * time.Minute, 10 * time.Minute,
+		15 * time.Minute, 20 * time.Minute, 30 * time.Minute, 45 * time.Minute,
+		time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour,
+		48 * time.Hour, 7 * 24 * time.Hour} {
+		m[d.String()] = Duration(d)
+	}
+	for _, d := range []Duration{DefaultMisfireWindow, MaxMisfireWindow, DefaultBackoff, DefaultMaxBackoff,
+		MaxBackoffBound, DefaultTimeout, MaxTimeout} {
+		m[d.String()] = d
+	}
+	return m
+}()
 
 // MisfirePolicy says what to do with fires whose nominal time passed while
 // no leader could fire them (a failover, an outage, a paused job that was

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -188,4 +189,96 @@ func TestRetryDelaySpread(t *testing.T) {
 		distinct[r.Delay(next, "one-run")-base<<(next-2)] = true
 	}
 	assert.Greater(t, len(distinct), 5)
+}
+
+// referenceUnmarshalDuration is Duration.UnmarshalJSON as it was before
+// its fast path: every string through encoding/json and
+// time.ParseDuration. The fast path must agree with it on every input.
+func referenceUnmarshalDuration(d *domain.Duration, b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		if s == "" {
+			*d = 0
+			return nil
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("invalid duration %q: want a Go duration such as \"30s\" or \"1h30m\"", s)
+		}
+		*d = domain.Duration(v)
+		return nil
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return fmt.Errorf("invalid duration %s: want a string such as \"30s\"", b)
+	}
+	*d = domain.Duration(n)
+	return nil
+}
+
+// durationInputs are JSON literals (and things that are not) for the
+// comparison with the reference.
+var durationInputs = []string{
+	`"0s"`, `"1s"`, `"1m0s"`, `"1h0m0s"`, `"168h0m0s"`, `"24h0m0s"`, `"30s"`, `"1m30s"`, `"1.5s"`,
+	`"-5s"`, `"+5s"`, `"250ms"`, `"1us"`, `"1µs"`, `"1\u00b5s"`, `"\u0031s"`, `"1\u0073"`, `"1m0s "`,
+	`" 1s"`, `"1 s"`, `""`, `"0"`, `"soon"`, `"30"`, `"1x"`, `"1h30"`, `"1\n"`, "\"1s\x01\"", "\"1s\xff\"",
+	`"1s\"`, `"1s\\"`, `"\"1s\""`, `"`, `"1s`, `1s"`, `""""`, `"1s" `, ` "1s"`, `"1m0s""`,
+	`"9223372036854775807ns"`, `"9223372036854775808ns"`, `"2562047h47m16.854775807s"`,
+	`null`, `0`, `-1`, `90000000000`, `1.5`, `1e9`, `99999999999999999999`, `true`, `{}`, `[]`, ``,
+	`"null"`, `nul`,
+}
+
+func TestDurationUnmarshalJSONMatchesTheReference(t *testing.T) {
+	for _, in := range durationInputs {
+		requireSameAsReference(t, in)
+	}
+	// Every duration's own string, which is what MarshalJSON writes.
+	for _, d := range []time.Duration{0, 1, 999, time.Microsecond, time.Millisecond, time.Second,
+		time.Minute, time.Hour, 90 * time.Second, 7 * 24 * time.Hour, -time.Hour, 1<<63 - 1, -1 << 63} {
+		requireSameAsReference(t, `"`+d.String()+`"`)
+	}
+}
+
+func requireSameAsReference(t *testing.T, in string) {
+	t.Helper()
+	got, want := domain.Duration(42), domain.Duration(42)
+	err := got.UnmarshalJSON([]byte(in))
+	wantErr := referenceUnmarshalDuration(&want, []byte(in))
+	if wantErr != nil {
+		require.Error(t, err, "input %q", in)
+		require.Equal(t, wantErr.Error(), err.Error(), "input %q", in)
+		return
+	}
+	require.NoError(t, err, "input %q", in)
+	require.Equal(t, want, got, "input %q", in)
+}
+
+func FuzzDurationUnmarshalJSON(f *testing.F) {
+	for _, in := range durationInputs {
+		f.Add(in)
+	}
+	f.Fuzz(func(t *testing.T, in string) { requireSameAsReference(t, in) })
+}
+
+// BenchmarkDurationUnmarshalJSON decodes the strings jobs carry (the
+// defaults) and one that is not in the table.
+func BenchmarkDurationUnmarshalJSON(b *testing.B) {
+	for _, in := range []string{`"1m0s"`, `"1h0m0s"`, `"1m30.5s"`} {
+		b.Run(in, func(b *testing.B) {
+			var d domain.Duration
+			lit := []byte(in)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := d.UnmarshalJSON(lit); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

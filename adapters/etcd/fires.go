@@ -17,10 +17,18 @@ var _ ports.FireStore = (*Store)(nil)
 
 // preparedFire is one fire of a CreateFires batch, encoded and checked.
 type preparedFire struct {
-	index int    // position in the batch
+	index int // position in the batch
+	jobID string
 	key   string // the fire's ledger key, compared absent
 	ops   []clientv3.Op
 	bytes int
+	// last is the nominal time a scheduled (not manual) fire stands for
+	// (a skip summary's Last). The newest scheduled fire of each job in
+	// the batch carries the job's last-fire marker: marker is its value,
+	// "" for the other fires (see placeMarkers).
+	scheduled bool
+	last      time.Time
+	marker    string
 }
 
 // CreateFires writes fires and their runs, create-if-absent per fire,
@@ -28,16 +36,20 @@ type preparedFire struct {
 //
 //	If(CreateRevision(<p>/fire/instances/<job>/<fire-id>) == 0)
 //	Then(put fire, put <p>/fire/index/<fire-id>,
-//	     for each run: put the run under its state key, put <p>/run/index/<run-id>)
+//	     for each run: put the run under its state key, put <p>/run/index/<run-id>,
+//	     for the job's newest scheduled fire of the batch: its last-fire
+//	     marker, moved forward only (markerOp))
 //
 // and as many fires as etcd accepts share one Txn If(fence) Then(nested
 // Txns...): with the default --max-txn-ops of 128, up to 127-k fires of
-// k ops each (about 120 single-run fires). A fire with more runs than one
-// level of a Txn holds has its puts grouped into unconditional nested Txns,
-// so it stays atomic. A batch too big for one Txn is written in several,
-// each fenced and atomic; if leadership is lost between two of them the
-// fires already written stay (created reports them) and the call returns
-// domain.ErrNotLeader. Fires repeated within the batch are created once.
+// k ops each, 127-k-3 if they carry a marker (its nested Txn is one more
+// op of the fire's Txn and two levels deep): 120 or so single-run fires.
+// A fire with more runs than one level of a Txn holds has its puts grouped
+// into unconditional nested Txns, so it stays atomic. A batch too big for
+// one Txn is written in several, each fenced and atomic; if leadership is
+// lost between two of them the fires already written stay (created reports
+// them) and the call returns domain.ErrNotLeader. Fires repeated within
+// the batch are created once.
 func (s *Store) CreateFires(ctx context.Context, fence ports.Fence, batch []ports.FireWrite) ([]bool, error) {
 	created := make([]bool, len(batch))
 	if err := checkFence(fence); err != nil {
@@ -57,15 +69,25 @@ func (s *Store) CreateFires(ctx context.Context, fence ports.Fence, batch []port
 		}
 		prepared = append(prepared, p)
 	}
+	placeMarkers(prepared)
 	for len(prepared) > 0 {
-		n, size, widest := 0, 0, 0
+		// widest and widestMarked: the most puts of a fire of the chunk
+		// without and with a marker (-1: none).
+		n, size, widest, widestMarked := 0, 0, -1, -1
 		for n < len(prepared) {
 			p := prepared[n]
-			w := max(widest, len(p.ops))
-			if n > 0 && (!fitsBudget(w, maxTxnOps-(n+1)) || size+p.bytes > maxTxnBytes) {
+			w, wm := widest, widestMarked
+			if p.marker != "" {
+				wm = max(wm, len(p.ops))
+			} else {
+				w = max(w, len(p.ops))
+			}
+			budget := maxTxnOps - (n + 1)
+			fits := (w < 0 || fitsBudget(w, budget)) && (wm < 0 || fitsBudget(wm, budget-markerBudget))
+			if n > 0 && (!fits || size+p.bytes > maxTxnBytes) {
 				break
 			}
-			n, size, widest = n+1, size+p.bytes, w
+			n, size, widest, widestMarked = n+1, size+p.bytes, w, wm
 		}
 		if err := s.commitFires(ctx, fence, prepared[:n], created); err != nil {
 			return created, err
@@ -81,10 +103,17 @@ func (s *Store) commitFires(ctx context.Context, fence ports.Fence, chunk []prep
 	budget := maxTxnOps - len(chunk)
 	nested := make([]clientv3.Op, len(chunk))
 	for i, p := range chunk {
-		ops, ok := nestOps(p.ops, budget)
+		b := budget
+		if p.marker != "" {
+			b -= markerBudget
+		}
+		ops, ok := nestOps(p.ops, b)
 		if !ok {
 			return fmt.Errorf("create fires: fire %d has %d writes, more than one etcd Txn holds: %w",
 				p.index, len(p.ops), domain.ErrInvalid)
+		}
+		if p.marker != "" {
+			ops = append(ops[:len(ops):len(ops)], s.markerOp(p.jobID, p.marker))
 		}
 		nested[i] = clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(p.key), "=", 0)}, ops, nil)
 	}
@@ -129,7 +158,14 @@ func (s *Store) prepareFire(i int, w ports.FireWrite, fence ports.Fence, seenRun
 	if f.LeaderToken == 0 {
 		f.LeaderToken = fence.Token
 	}
-	p := preparedFire{index: i, key: s.k.fire(jobID, f.ID)}
+	p := preparedFire{index: i, jobID: jobID, key: s.k.fire(jobID, f.ID)}
+	if f.Kind != domain.FireManual {
+		p.scheduled, p.last = true, lastNominal(&f)
+		if y := p.last.UTC().Year(); y < 1 || y > 9999 {
+			return p, &domain.ValidationError{Field: field("fire.nominal"),
+				Reason: fmt.Sprintf("%s is outside the years 1 to 9999", p.last)}
+		}
+	}
 	put := func(key, val string) {
 		p.ops = append(p.ops, clientv3.OpPut(key, val))
 		p.bytes += len(key) + len(val)
@@ -291,65 +327,4 @@ func (s *Store) readFires(ctx context.Context, ids []string) ([]domain.Fire, err
 		out = append(out, f)
 	}
 	return out, nil
-}
-
-// lastFiresPeek is how many of a job's newest fire records LastFires reads
-// at once: manual fires, which do not count, are usually few.
-const lastFiresPeek = 8
-
-// LastFires walks the ledger backwards one job at a time: one range read
-// (the job's newest lastFiresPeek records) per job, then it jumps below
-// that job's prefix. A skipped-fires summary counts with its last nominal
-// time.
-func (s *Store) LastFires(ctx context.Context) (map[string]time.Time, error) {
-	out := make(map[string]time.Time)
-	start, end := s.k.fires(), prefixEnd(s.k.fires())
-	for {
-		kvs, _, err := s.rangeDesc(ctx, "last fires", start, end, lastFiresPeek, false)
-		if err != nil {
-			return nil, err
-		}
-		if len(kvs) == 0 {
-			return out, nil
-		}
-		rest, err := lastSegment(kvs[0].Key, start)
-		if err != nil {
-			return nil, err
-		}
-		jobID, _, _ := strings.Cut(rest, "/")
-		jobStart := s.k.jobFires(jobID)
-		for len(kvs) > 0 {
-			found := false
-			for _, kv := range kvs {
-				if !strings.HasPrefix(string(kv.Key), jobStart) {
-					break
-				}
-				f, err := decodeFire(string(kv.Key), kv.Value)
-				if err != nil {
-					return nil, err
-				}
-				if f.Kind == domain.FireManual {
-					continue
-				}
-				t := f.Nominal
-				if f.Summary != nil && f.Summary.Last.After(t) {
-					t = f.Summary.Last
-				}
-				if t.After(out[jobID]) {
-					out[jobID] = t
-				}
-				found = true
-			}
-			last := string(kvs[len(kvs)-1].Key)
-			if found || len(kvs) < lastFiresPeek || !strings.HasPrefix(last, jobStart) {
-				break
-			}
-			// Only manual fires so far: read further back in this job.
-			kvs, _, err = s.rangeDesc(ctx, "last fires", jobStart, last, lastFiresPeek, false)
-			if err != nil {
-				return nil, err
-			}
-		}
-		end = jobStart
-	}
 }

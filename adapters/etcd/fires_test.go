@@ -72,8 +72,10 @@ func TestCreateFiresKeyLayout(t *testing.T) {
 		"/execute/snapshots/etl/w1/" + r1,
 		"/run/index/" + r0,
 		"/run/index/" + r1,
+		"/fire/last/nightly",
 	}
 	require.ElementsMatch(t, want, keysOf(kvs))
+	require.Equal(t, "2026-11-26T16:00:00.000000000Z", string(kvs["/fire/last/nightly"].Value), "the job's last-fire marker")
 	require.Len(t, revisions(t, s, "/fire/"), 1)
 	rev := kvs[want[0]].ModRevision
 	for _, k := range want {
@@ -100,14 +102,36 @@ func TestCreateFiresKeyLayout(t *testing.T) {
 }
 
 func TestCreateFiresPacksAboutOneHundredFiresPerTxn(t *testing.T) {
-	s, ctx := newTestStore(t)
-	fence := testFence(t, s)
 	// 4 puts a fire (fire, fire index, run, run index): etcd's per-level
-	// limit of 128 lets a Txn hold n fires while n + 4 <= 128 - 1.
-	created, err := s.CreateFires(ctx, fence, manyFires(storeJob("j1", "g"), 124))
-	require.NoError(t, err)
-	require.NotContains(t, created, false)
-	require.Len(t, revisions(t, s, "/"), 2, "the fence key, then one Txn for all 124 fires")
+	// limit of 128 lets a Txn hold n fires while n + 4 <= 128 - 1, and
+	// n + 4 + 3 <= 128 - 1 when they carry their job's last-fire marker
+	// (as the newest fire of each job in a batch does).
+	for _, tc := range []struct {
+		name  string
+		batch []ports.FireWrite
+		txns  int
+	}{
+		{name: "124 fires of one job", batch: manyFires(storeJob("j1", "g"), 124), txns: 2},
+		{name: "121 fires of one job", batch: manyFires(storeJob("j1", "g"), 121), txns: 1},
+		{name: "121 jobs", batch: oneFireEach(121), txns: 1},
+		{name: "122 jobs", batch: oneFireEach(122), txns: 2},
+	} {
+		s, ctx := newTestStore(t)
+		fence := testFence(t, s)
+		created, err := s.CreateFires(ctx, fence, tc.batch)
+		require.NoError(t, err)
+		require.NotContains(t, created, false)
+		require.Len(t, revisions(t, s, "/"), 1+tc.txns, "%s: the fence key, then %d Txn(s)", tc.name, tc.txns)
+	}
+}
+
+// oneFireEach returns the fires of n jobs at st0.
+func oneFireEach(n int) []ports.FireWrite {
+	out := make([]ports.FireWrite, n)
+	for i := range n {
+		out[i] = storeFire(storeJob(fmt.Sprintf("j%03d", i), "g"), st0)
+	}
+	return out
 }
 
 func TestCreateFiresSplitsBigBatches(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/pink-scheduler/pink/domain"
@@ -257,8 +256,9 @@ func (s *Store) UpdateJob(ctx context.Context, id string, fn func(*domain.Job) e
 	return out, err
 }
 
-// DeleteJob removes a job and its index entry in one Txn comparing the job
-// key's ModRevision, and returns the deleted value.
+// DeleteJob removes a job, its index entry and its last-fire marker in one
+// Txn comparing the job key's ModRevision, and returns the deleted value.
+// Its fire records and finished runs stay until Prune removes them.
 func (s *Store) DeleteJob(ctx context.Context, id string) (domain.Job, error) {
 	var out domain.Job
 	err := casLoop(ctx, "delete job "+id, func() error {
@@ -269,7 +269,7 @@ func (s *Store) DeleteJob(ctx context.Context, id string) (domain.Job, error) {
 		key := s.k.job(j.Group, id)
 		resp, err := s.cli.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
-			Then(clientv3.OpDelete(key), clientv3.OpDelete(s.k.jobIndex(id))).Commit()
+			Then(clientv3.OpDelete(key), clientv3.OpDelete(s.k.jobIndex(id)), clientv3.OpDelete(s.k.lastFire(id))).Commit()
 		if err != nil {
 			return translate(ctx, "delete job "+id, err)
 		}
@@ -280,18 +280,6 @@ func (s *Store) DeleteJob(ctx context.Context, id string) (domain.Job, error) {
 		return nil
 	})
 	return out, err
-}
-
-// ScanJobs reads every job from one revision, scanPage keys a request.
-func (s *Store) ScanJobs(ctx context.Context, fn func(domain.Job) error) (int64, error) {
-	return s.scanRange(ctx, "scan jobs", s.k.jobs(), prefixEnd(s.k.jobs()), 0, false,
-		func(kv *mvccpb.KeyValue) error {
-			j, err := decodeJob(string(kv.Key), kv.Value)
-			if err != nil {
-				return err
-			}
-			return fn(j)
-		})
 }
 
 // WatchJobs watches <p>/job/instances/ from afterRevision+1 (see watch).

@@ -60,7 +60,14 @@ func (k keys) fire(jobID, fireID string) string      { return k.jobFires(jobID) 
 func (k keys) fireIndexes() string                   { return k.p + "/fire/index/" }
 func (k keys) fireIndex(fireID string) string        { return k.fireIndexes() + fireID }
 func (k keys) jobIndexes() string                    { return k.p + "/job/index/" }
-func (k keys) pruneCursor() string                   { return k.p + "/prune/cursor" }
+
+// lastFire is a job's last-fire marker: the newest nominal time its
+// scheduled fire records stand for (see fires_last.go). lastFiresState is
+// the state of the markers' one-time migration from the ledger.
+func (k keys) lastFires() string            { return k.p + "/fire/last/" }
+func (k keys) lastFire(jobID string) string { return k.lastFires() + jobID }
+func (k keys) lastFiresState() string       { return k.p + "/fire/last-state" }
+func (k keys) pruneCursor() string          { return k.p + "/prune/cursor" }
 
 // prefixEnd returns the smallest key greater than every key starting with
 // prefix (clientv3.GetPrefixRangeEnd).

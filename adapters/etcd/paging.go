@@ -15,13 +15,31 @@ const scanPage = 1000
 // scanPage keys a request, all at one revision so that the scan is a
 // consistent snapshot even though it takes several requests. rev 0 means
 // "now": the first request fixes the revision. It returns the revision
-// read and stops at fn's first error.
+// read and stops at fn's first error. The requests end at windows (see
+// scanWindows), so a scan of n keys costs O(n) in etcd, not O(n²).
 func (s *Store) scanRange(ctx context.Context, what, start, end string, rev int64, keysOnly bool,
 	fn func(kv *mvccpb.KeyValue) error) (int64, error) {
-	from := start
-	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(scanPage),
-			clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend)}
+	return s.scanPages(ctx, what, start, end, rev, keysOnly, func(kvs []*mvccpb.KeyValue) error {
+		for _, kv := range kvs {
+			if err := fn(kv); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// scanPages is scanRange a page at a time: fn gets the keys of one range
+// response (at most scanPage, never none), in key order.
+func (s *Store) scanPages(ctx context.Context, what, start, end string, rev int64, keysOnly bool,
+	fn func(kvs []*mvccpb.KeyValue) error) (int64, error) {
+	return scanWindows(ctx, s.windowGetter(what, keysOnly), start, end, rev, scanPage, fn)
+}
+
+// windowGetter returns the windowGet of scanPages: one range request.
+func (s *Store) windowGetter(what string, keysOnly bool) windowGet {
+	return func(ctx context.Context, from, wend string, limit int, rev int64) (windowPage, error) {
+		opts := []clientv3.OpOption{clientv3.WithRange(wend), clientv3.WithLimit(int64(limit))}
 		if rev > 0 {
 			opts = append(opts, clientv3.WithRev(rev))
 		}
@@ -30,21 +48,129 @@ func (s *Store) scanRange(ctx context.Context, what, start, end string, rev int6
 		}
 		resp, err := s.cli.Get(ctx, from, opts...)
 		if err != nil {
-			return rev, translate(ctx, what, err)
+			return windowPage{}, translate(ctx, what, err)
+		}
+		return windowPage{kvs: resp.Kvs, more: resp.More, count: resp.Count, rev: resp.Header.Revision}, nil
+	}
+}
+
+// windowPage is one range response, as scanWindows needs it.
+type windowPage struct {
+	kvs   []*mvccpb.KeyValue
+	more  bool  // keys of [from, wend) beyond the limit exist
+	count int64 // the keys of [from, wend), which etcd counts on every request
+	rev   int64 // the revision read
+}
+
+// windowGet reads up to limit keys of [from, wend) in ascending key order
+// at revision rev (0: the latest).
+type windowGet func(ctx context.Context, from, wend string, limit int, rev int64) (windowPage, error)
+
+// scanWindows pages through [start, end) with get, page keys a request,
+// all at the revision of the first request (or rev if not 0), handing
+// each non-empty response to fn in key order. It returns the revision
+// read.
+//
+// etcd counts every key from a request's start to its range end, whatever
+// the limit (RangeResponse.Count), so pages of [from, end) would cost
+// O(keys left) each and a scan of n keys O(n²). Each request after the
+// first therefore ends at a window instead: wend = min(end, the end of the
+// keys that share from's first depth bytes). depth starts so that a window
+// spans the last 3 bytes of the first page's last key, goes one byte
+// deeper while a request counts more than 4 pages (the window is too
+// wide; back to where it was before it last widened if that is deeper),
+// and one byte shallower after a whole window yielded less than half a
+// page (too narrow). When a window is exhausted the scan continues
+// from its end. The first request reads [start, end) and so counts the
+// whole range once.
+func scanWindows(ctx context.Context, get windowGet, start, end string, rev int64, page int,
+	fn func(kvs []*mvccpb.KeyValue) error) (int64, error) {
+	minDepth := commonPrefixLen(start, end) + 1
+	from, depth := start, 0
+	// narrow is the depth before windows last widened over a sparse
+	// stretch (often only a gap, such as the one after "…9" and before
+	// the next "…0"): where a window counting too much goes back to.
+	narrow := 0
+	for keyBefore(from, end) {
+		// A whole window: from is the start of its window, not somewhere
+		// inside one (after a page, or after the end of a window at a
+		// carry: the window after "ab\xff" starts at "ac").
+		whole := depth > 0 && len(from) <= depth
+		wend := end
+		if depth > 0 {
+			if w := windowEnd(from, depth); endBefore(w, wend) {
+				wend = w
+			}
+		}
+		r, err := get(ctx, from, wend, page, rev)
+		if err != nil {
+			return rev, err
 		}
 		if rev == 0 {
-			rev = resp.Header.Revision
+			rev = r.rev
 		}
-		for _, kv := range resp.Kvs {
-			if err := fn(kv); err != nil {
+		if len(r.kvs) > 0 {
+			if err := fn(r.kvs); err != nil {
 				return rev, err
 			}
 		}
-		if !resp.More || len(resp.Kvs) == 0 {
+		if r.more && len(r.kvs) > 0 {
+			last := string(r.kvs[len(r.kvs)-1].Key)
+			from = last + "\x00"
+			switch {
+			case depth == 0:
+				depth = max(minDepth, len(last)-3)
+			case r.count > int64(4*page) && depth <= len(last):
+				depth, narrow = min(max(depth+1, narrow), len(last)+1), 0
+			}
+			continue
+		}
+		// The window [from, wend) is exhausted.
+		if wend == end {
 			return rev, nil
 		}
-		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		if whole && len(r.kvs) < page/2 && depth > minDepth {
+			narrow = max(narrow, depth)
+			depth--
+		}
+		from = wend
 	}
+	return rev, nil
+}
+
+// windowEnd is the end of the window of keys that share from's first depth
+// bytes (all of from if it is shorter): "\x00", no bound, if those bytes
+// are all 0xff.
+func windowEnd(from string, depth int) string {
+	return prefixEnd(from[:min(depth, len(from))])
+}
+
+// keyBefore reports whether key is before the range end end ("\x00": no
+// bound).
+func keyBefore(key, end string) bool { return end == "\x00" || key < end }
+
+// endBefore reports whether range end a is before range end b ("\x00": no
+// bound).
+func endBefore(a, b string) bool {
+	switch {
+	case a == "\x00":
+		return false
+	case b == "\x00":
+		return true
+	}
+	return a < b
+}
+
+// commonPrefixLen returns the length of the longest common prefix of a
+// and b.
+func commonPrefixLen(a, b string) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
 }
 
 // rangeOpts says how to read a range.

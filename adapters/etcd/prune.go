@@ -42,7 +42,8 @@ type pruneState struct {
 //     nominal time), so the counts are count-only reads and the selection
 //     keys-only;
 //   - a job's newest fire record and its newest scheduled one are always
-//     kept (LastFires depends on them);
+//     kept (deriving the last-fire markers of a store written before them
+//     depends on them; the markers themselves are never pruned);
 //   - a run goes with its index entry, a fire with its index entry.
 //
 // Deletes are fenced Txns of up to pruneOpsPerTxn deletes. One call
@@ -151,32 +152,78 @@ func (p *pruner) saveCursor(ctx context.Context, old, cur string) error {
 
 // nextJob returns the first job after the job after ("" for the first job)
 // that has history or fire records, in key order of "<job>/".
+//
+// A range read counts every key from its start to its end whatever its
+// limit, so a read of [after's end, prefix end) with limit 1 would count
+// the rest of both prefixes, for every job. nextJob probes growing windows
+// instead: from start = prefix + prefixEnd(after + "/"), the keys up to
+// prefixEnd(start[:len(start)-k]) for k = 1, 2, ... (k = 1 and 2 in the
+// first Txn, one k a Txn after that), each read counting only its window,
+// until a window holds a key. The first window with a key in either prefix
+// has the answer: the other prefix has none in the same window, so none
+// before its end.
 func (p *pruner) nextJob(ctx context.Context, after string) (string, bool, error) {
 	prefixes := []string{p.s.k.historyRuns(), p.s.k.fires()}
-	ops := make([]clientv3.Op, len(prefixes))
-	for i, prefix := range prefixes {
-		start := prefix
-		if after != "" {
-			start = prefixEnd(prefix + after + "/")
+	if after == "" {
+		return p.probe(ctx, prefixes, "", [][]string{{prefixEnd(prefixes[0]), prefixEnd(prefixes[1])}})
+	}
+	rel := prefixEnd(after + "/")
+	for k := 1; k <= len(rel); {
+		n := 1
+		if k == 1 {
+			n = 2
 		}
-		ops[i] = clientv3.OpGet(start, clientv3.WithRange(prefixEnd(prefix)), clientv3.WithLimit(1), clientv3.WithKeysOnly())
+		var windows [][]string
+		for ; n > 0 && k <= len(rel); n, k = n-1, k+1 {
+			ends := make([]string, len(prefixes))
+			for i, prefix := range prefixes {
+				// k = len(rel) is the whole rest of the prefix.
+				ends[i] = windowEnd(prefix+rel, len(prefix)+len(rel)-k)
+				if endBefore(prefixEnd(prefix), ends[i]) {
+					ends[i] = prefixEnd(prefix)
+				}
+			}
+			windows = append(windows, ends)
+		}
+		if job, ok, err := p.probe(ctx, prefixes, rel, windows); err != nil || ok {
+			return job, ok, err
+		}
+	}
+	return "", false, nil
+}
+
+// probe reads, in one Txn, the first key of [prefix+rel, end) of each
+// prefix for each set of window ends (one end per prefix), keys only. It
+// returns the job of the smallest key (by "<job>/") in the first window
+// that has one.
+func (p *pruner) probe(ctx context.Context, prefixes []string, rel string, windows [][]string) (string, bool, error) {
+	var ops []clientv3.Op
+	for _, ends := range windows {
+		for i, prefix := range prefixes {
+			ops = append(ops, clientv3.OpGet(prefix+rel, clientv3.WithRange(ends[i]), clientv3.WithLimit(1), clientv3.WithKeysOnly()))
+		}
 	}
 	resp, err := p.s.cli.Txn(ctx).Then(ops...).Commit()
 	if err != nil {
 		return "", false, translate(ctx, "prune", err)
 	}
-	best := ""
-	for i, r := range resp.Responses {
-		kvs := r.GetResponseRange().GetKvs()
-		if len(kvs) == 0 {
-			continue
+	for w := range windows {
+		best := ""
+		for i, prefix := range prefixes {
+			kvs := resp.Responses[w*len(prefixes)+i].GetResponseRange().GetKvs()
+			if len(kvs) == 0 {
+				continue
+			}
+			job, _, _ := strings.Cut(string(kvs[0].Key[len(prefix):]), "/")
+			if best == "" || job+"/" < best+"/" {
+				best = job
+			}
 		}
-		job, _, _ := strings.Cut(string(kvs[0].Key[len(prefixes[i]):]), "/")
-		if best == "" || job+"/" < best+"/" {
-			best = job
+		if best != "" {
+			return best, true, nil
 		}
 	}
-	return best, best != "", nil
+	return "", false, nil
 }
 
 // job queues the deletes due in one job. It returns false if the delete
