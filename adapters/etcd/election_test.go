@@ -459,8 +459,9 @@ func BenchmarkElectionHandover(b *testing.B) {
 	cli, other := testServer.Client(), testServer.Client()
 	prefix := fmt.Sprintf("/pinkbench/%d", prefixSeq.Add(1))
 	env := elEnv{cli: cli, other: other, prefix: prefix}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	// No deadline over the whole loop: b.Loop runs as many handovers as
+	// the bench time needs.
+	ctx := context.Background()
 	var resign, revoke time.Duration
 	leader, err := env.elector("a").Campaign(ctx)
 	if err != nil {
@@ -474,7 +475,17 @@ func BenchmarkElectionHandover(b *testing.B) {
 			l, err := env.elector(fmt.Sprintf("n%d", i)).Campaign(ctx)
 			next <- elCampaignResult{l: l, err: err, at: time.Now()}
 		}()
-		<-time.After(150 * time.Millisecond)
+		// Wait until the candidate is queued behind the leader (two keys).
+		for {
+			resp, err := cli.Get(ctx, prefix+"/node/election/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if resp.Count >= 2 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
 		b.StartTimer()
 		start := time.Now()
 		if i%2 == 0 {

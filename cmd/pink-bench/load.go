@@ -126,10 +126,17 @@ func jobOps(spec loadSpec, i int) []clientv3.Op {
 		f := pastFire(&j)
 		ops = append(ops,
 			clientv3.OpPut(p+"/fire/instances/"+j.ID+"/"+f.ID, encodeValue(envelope{Fire: &f})),
-			clientv3.OpPut(p+"/fire/index/"+f.ID, encodeValue(envelope{FireRef: &fireRef{JobID: j.ID, Status: f.Status, Kind: f.Kind}})))
+			clientv3.OpPut(p+"/fire/index/"+f.ID, encodeValue(envelope{FireRef: &fireRef{JobID: j.ID, Status: f.Status, Kind: f.Kind}})),
+			// The job's last-fire marker, as CreateFires writes it
+			// (adapters/etcd/fires_last.go; docs/etcd-layout.md).
+			clientv3.OpPut(p+"/fire/last/"+j.ID, f.Nominal.UTC().Format(markerLayout)))
 	}
 	return ops
 }
+
+// markerLayout is the etcd adapter's layout of a last-fire marker: a
+// fixed-width UTC time, so that etcd's byte order is time order.
+const markerLayout = "2006-01-02T15:04:05.000000000Z"
 
 // pastFire is the fire bulkLoad stores for j with withFire.
 func pastFire(j *domain.Job) domain.Fire {
