@@ -35,7 +35,10 @@ func (t *term) fireDue(ctx context.Context, e *jobEntry, at, now time.Time) erro
 		ID: domain.FireID(j.ID, at), JobID: j.ID, Group: j.Group, Nominal: at,
 		Kind: domain.FireScheduled, CreatedAt: now, LeaderToken: t.fence.Token,
 	}
-	if active := t.v.activeOf(j.ID); len(active) > 0 {
+	// The overlap policy looks at the job's active runs; allow needs
+	// none of them (and a busy job may have many).
+	if j.Overlap != domain.OverlapAllow && t.v.hasActive(j.ID) {
+		active := t.v.activeOf(j.ID)
 		switch j.Overlap {
 		case domain.OverlapForbid:
 			f.Status = domain.FireSkipped

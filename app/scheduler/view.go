@@ -89,6 +89,9 @@ func (v *view) dropRun(id string) {
 	}
 }
 
+// hasActive reports whether a job has an active run.
+func (v *view) hasActive(jobID string) bool { return len(v.byJob[jobID]) > 0 }
+
 // activeOf returns the active runs of a job, sorted by ID.
 func (v *view) activeOf(jobID string) []domain.Run {
 	var out []domain.Run

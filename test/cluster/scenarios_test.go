@@ -72,28 +72,10 @@ var scenarios = []scenario{
 	// A partition: the leader's bytes are held, not lost, and reach etcd
 	// when it heals, after a new leader took over (and the canary was
 	// paused).
-	{name: "3-leader-blackhole", inject: func(t *testing.T, c *cluster, _ *rand.Rand, f *fault) func() {
-		f.oldToken = c.latestToken()
-		mark := len(f.oldLeader.Output())
-		leaderProxies(f, func(p *faultProxy) { p.SetMode(modeBlackhole) })
-		c.pauseCanary(f)
-		time.Sleep(cutOff)
-		leaderProxies(f, func(p *faultProxy) { p.SetMode(modePass) })
-		expectStoppedLeading(t, f.oldLeader, mark)
-		return nil
-	}},
+	{name: "3-leader-blackhole", inject: cutOffLeader(modeBlackhole)},
 	// The leader's links are reset and refused (the peer is down hard,
 	// rather than silent).
-	{name: "4-leader-links-reset", inject: func(t *testing.T, c *cluster, _ *rand.Rand, f *fault) func() {
-		f.oldToken = c.latestToken()
-		mark := len(f.oldLeader.Output())
-		leaderProxies(f, func(p *faultProxy) { p.SetMode(modeDrop) })
-		c.pauseCanary(f)
-		time.Sleep(cutOff)
-		leaderProxies(f, func(p *faultProxy) { p.SetMode(modePass) })
-		expectStoppedLeading(t, f.oldLeader, mark)
-		return nil
-	}},
+	{name: "4-leader-links-reset", inject: cutOffLeader(modeDrop)},
 	// A slow network: 300 ms more each way on every link of the leader for
 	// 8 s. It keeps its lease; fires are late, none lost or doubled.
 	{name: "5-leader-slow-links", inject: func(t *testing.T, c *cluster, _ *rand.Rand, f *fault) func() {
@@ -231,6 +213,21 @@ var scenarios = []scenario{
 			time.Sleep(4 * time.Second)
 			return func() { c.expectBoundedStore(5) }
 		}},
+}
+
+// cutOffLeader cuts the leader off etcd with the proxy mode m for cutOff,
+// pausing the canary meanwhile, then heals; the ex-leader must notice.
+func cutOffLeader(m proxyMode) func(t *testing.T, c *cluster, _ *rand.Rand, f *fault) func() {
+	return func(t *testing.T, c *cluster, _ *rand.Rand, f *fault) func() {
+		f.oldToken = c.latestToken()
+		mark := len(f.oldLeader.Output())
+		leaderProxies(f, func(p *faultProxy) { p.SetMode(m) })
+		c.pauseCanary(f)
+		time.Sleep(cutOff)
+		leaderProxies(f, func(p *faultProxy) { p.SetMode(modePass) })
+		expectStoppedLeading(t, f.oldLeader, mark)
+		return nil
+	}
 }
 
 // runningSlowRun waits for the slow job's first attempt to be running.
