@@ -234,11 +234,16 @@ type Report struct {
 	Error    string   `json:"error,omitempty"`
 	// Output is appended to what AppendOutput stored.
 	Output string `json:"output,omitempty"`
+	// Permanent marks a failure that another attempt cannot fix (invalid
+	// params, for example): the run fails now, whatever attempts are left.
+	// Only with State failed.
+	Permanent bool `json:"permanent,omitempty"`
 }
 
 // Finish records a worker's result. A failed or timed-out attempt with
 // attempts left is retried: the run goes back to pending with the next
-// attempt number and a backoff (see Retry). It returns ErrStaleAttempt for a
+// attempt number and a backoff (see Retry), unless the report says the
+// failure is permanent. It returns ErrStaleAttempt for a
 // result from an attempt that is no longer current, and ErrIllegalTransition
 // for a run that is already finished.
 func (r *Run) Finish(rep Report, maxOutput int, now time.Time) error {
@@ -250,13 +255,25 @@ func (r *Run) Finish(rep Report, maxOutput int, now time.Time) error {
 	if r.State.Terminal() {
 		return fmt.Errorf("run %s is already %s: %w", r.ID, r.State, ErrIllegalTransition)
 	}
+	if rep.Permanent && rep.State != RunFailed {
+		return invalid("permanent", "only a failed result can be permanent; got %q", rep.State)
+	}
 	if err := r.checkAttempt(rep.WorkerID, rep.Attempt); err != nil {
 		return err
 	}
 	if maxOutput <= 0 {
 		maxOutput = DefaultMaxOutput
 	}
-	if err := r.end(rep.State, rep.Error, now); err != nil {
+	if rep.Permanent {
+		msg := rep.Error
+		if r.Attempt < r.MaxAttempts {
+			msg += " (not retried: the handler reported a permanent failure)"
+		}
+		if err := r.to(RunFailed); err != nil {
+			return err
+		}
+		r.Error, r.FinishedAt = TailString(msg, MaxErrorLen), now
+	} else if err := r.end(rep.State, rep.Error, now); err != nil {
 		return err
 	}
 	r.Output = TailString(r.Output+rep.Output, maxOutput)

@@ -298,6 +298,31 @@ func TestRunFinishRejects(t *testing.T) {
 // TestRunFinishWithoutStart: a worker whose "started" write was lost may
 // report a result for an assigned run. Whatever the state machine allows,
 // a rejected result must leave the run as it was.
+func TestRunFinishPermanentFailureIsNotRetried(t *testing.T) {
+	r := newTestRun(t, 3)
+	startRun(t, &r, "w1", t0)
+	for _, s := range []domain.RunState{domain.RunSucceeded, domain.RunTimedOut, domain.RunCancelled} {
+		before := r.Clone()
+		err := r.Finish(domain.Report{WorkerID: "w1", Attempt: 1, State: s, Permanent: true}, 0, t0)
+		requireInvalid(t, err, "permanent")
+		require.Equal(t, before, r, "state %q", s)
+	}
+	require.NoError(t, r.Finish(domain.Report{WorkerID: "w1", Attempt: 1, State: domain.RunFailed,
+		Error: "params.url: required", Output: "out", Permanent: true}, 0, t0.Add(time.Second)))
+	assert.Equal(t, domain.RunFailed, r.State)
+	assert.Equal(t, 1, r.Attempt)
+	assert.Empty(t, r.Attempts)
+	assert.Equal(t, "params.url: required (not retried: the handler reported a permanent failure)", r.Error)
+	assert.Equal(t, "out", r.Output)
+	assert.Equal(t, t0.Add(time.Second), r.FinishedAt)
+
+	// On the last attempt there is nothing to say about retries.
+	last := newTestRun(t, 1)
+	startRun(t, &last, "w1", t0)
+	require.NoError(t, last.Finish(domain.Report{WorkerID: "w1", Attempt: 1, State: domain.RunFailed, Error: "bad", Permanent: true}, 0, t0))
+	assert.Equal(t, "bad", last.Error)
+}
+
 func TestRunFinishWithoutStart(t *testing.T) {
 	r := newTestRun(t, 3)
 	require.NoError(t, r.Assign("w1", t0))

@@ -47,7 +47,10 @@
 // # Results
 //
 // A handler that returns nil succeeds; one that returns an error fails
-// with its message; one whose deadline passed times out; one that panics
+// with its message, and the job's retry policy decides whether another
+// attempt follows, unless the error is permanent (Permanent, or a
+// domain.ErrInvalid such as the built-in handlers' bad params): the run
+// then fails at once; one whose deadline passed times out; one that panics
 // fails with "panic: <value>" and the stack in its output, and the worker
 // carries on. A run whose handler the worker lacks fails with a message
 // saying so. A cancelled run is not reported: it is already cancelled.

@@ -226,6 +226,7 @@ func (l *loop) verdict(ctx context.Context, cur domain.Run, o outcome, out *outp
 		rep.State, rep.Error = domain.RunFailed, fmt.Sprintf("run taken away from worker %s: %v", l.cfg.ID, o.err)
 	default:
 		rep.State, rep.Error = domain.RunFailed, o.err.Error()
+		rep.Permanent = IsPermanent(o.err)
 	}
 	rep.Output = domain.TailString(text+o.result.Output, l.cfg.MaxOutput)
 	return rep, true

@@ -103,6 +103,32 @@ func TestHandlerErrorIsRetriedByTheDomain(t *testing.T) {
 	})
 }
 
+func TestPermanentErrorIsNotRetried(t *testing.T) {
+	for name, err := range map[string]error{
+		"Permanent":       fmt.Errorf("bad input: %w", worker.Permanent(errors.New("no such bucket"))),
+		"ValidationError": &domain.ValidationError{Field: "params.url", Reason: "required"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEnv(t)
+				p := e.start(map[string]worker.HandlerFunc{
+					"fail": func(context.Context, worker.Run) (worker.Result, error) { return worker.Result{}, err },
+				})
+				r := e.assign(p.w.ID(), "fail", func(r *domain.Run) { r.MaxAttempts = 3 })
+				synctest.Wait()
+				got := e.run(r.ID)
+				require.Equal(t, domain.RunFailed, got.State, "a permanent failure ends the run at once")
+				require.Equal(t, 1, got.Attempt)
+				require.Empty(t, got.Attempts)
+				require.Equal(t, err.Error()+" (not retried: the handler reported a permanent failure)", got.Error)
+			})
+		})
+	}
+	require.Nil(t, worker.Permanent(nil))
+	require.False(t, worker.IsPermanent(errors.New("flaky")))
+	require.True(t, worker.IsPermanent(fmt.Errorf("wrapped: %w", worker.Permanent(errors.New("x")))))
+}
+
 func TestPanicFailsRunAndWorkerSurvives(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t)

@@ -37,6 +37,30 @@ type Run struct {
 	Output io.Writer
 }
 
+// Permanent wraps err to say that another attempt cannot succeed either
+// (bad params, a missing resource): the run fails without the retries its
+// job allows. A handler's error that wraps domain.ErrInvalid (a
+// *domain.ValidationError, as the built-in handlers return for bad params)
+// is permanent too. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// IsPermanent reports whether a handler's error is permanent (see
+// Permanent).
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p) || errors.Is(err, domain.ErrInvalid)
+}
+
 // Result is what a handler returns besides its error.
 type Result struct {
 	// Output is appended to what the handler wrote to Run.Output.

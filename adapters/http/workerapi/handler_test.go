@@ -116,6 +116,22 @@ func TestFailedResultAndRetry(t *testing.T) {
 	require.Equal(t, "boom", stored.Attempts[0].Error)
 }
 
+func TestPermanentFailureIsNotRetried(t *testing.T) {
+	e := newEnv(t)
+	id := e.register()
+	r := e.assign(id, "h", `{}`, func(r *domain.Run) { r.MaxAttempts = 3 })
+	base := "/workers/" + id + "/runs/" + r.ID
+	require.Equal(t, http.StatusOK, e.do(http.MethodPost, base+"/start", e.token, `{"attempt":1}`).Code)
+	rec := e.do(http.MethodPost, base+"/result", e.token, `{"attempt":1,"state":"succeeded","permanent":true}`)
+	require.Equal(t, http.StatusBadRequest, rec.Code, "only a failure can be permanent: %s", rec.Body.String())
+	rec = e.do(http.MethodPost, base+"/result", e.token, `{"attempt":1,"state":"failed","error":"no such bucket","permanent":true}`)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.Equal(t, "failed", decode[map[string]any](t, rec)["run_state"], "not retried")
+	stored := e.run(r.ID)
+	require.Equal(t, 1, stored.Attempt)
+	require.Equal(t, domain.RunFailed, stored.State)
+}
+
 func TestEscapedRunID(t *testing.T) {
 	e := newEnv(t)
 	id := e.register()

@@ -148,6 +148,7 @@ func (a *api) result(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := a.gw.Finish(r.Context(), principal(r).Group, id, domain.Report{
 		RunID: runID, Attempt: req.Attempt, State: domain.RunState(req.State), Error: req.Error, Output: req.Output,
+		Permanent: req.Permanent,
 	})
 	if err != nil {
 		a.refuse(w, r, err)

@@ -87,10 +87,11 @@ type outputRequest struct {
 }
 
 type resultRequest struct {
-	Attempt int    `json:"attempt"`
-	State   string `json:"state"`
-	Error   string `json:"error"`
-	Output  string `json:"output"`
+	Attempt   int    `json:"attempt"`
+	State     string `json:"state"`
+	Error     string `json:"error"`
+	Output    string `json:"output"`
+	Permanent bool   `json:"permanent"`
 }
 
 type resultResponse struct {

@@ -306,6 +306,7 @@ func TestShellRejectsBadParams(t *testing.T) {
 			_, err := call(t, h, tc.params)
 			require.ErrorIs(t, err, domain.ErrInvalid)
 			assert.ErrorContains(t, err, tc.want)
+			assert.True(t, worker.IsPermanent(err), "bad params fail the run without retries")
 		})
 	}
 }
