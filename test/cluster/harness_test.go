@@ -21,6 +21,7 @@ import (
 	"github.com/pink-scheduler/pink/adapters/etcd"
 	"github.com/pink-scheduler/pink/app/jobs"
 	"github.com/pink-scheduler/pink/domain"
+	"github.com/pink-scheduler/pink/internal/proctest"
 	"github.com/pink-scheduler/pink/ports"
 )
 
@@ -41,19 +42,19 @@ type options struct {
 // wproc is a worker process: pink-worker (w0, w1) or the Go SDK worker
 // test/cluster/sdkworker (w2).
 type wproc struct {
-	*proc
+	*proctest.Proc
 	id string
 }
 
 // member is one etcd member process.
 type member struct {
-	*proc
+	*proctest.Proc
 	name, clientURL, peerURL string
 }
 
 // pnode is a pink-node process and the fault proxies it reaches etcd by.
 type pnode struct {
-	*proc
+	*proctest.Proc
 	id, httpAddr string
 	proxies      []*faultProxy
 }
@@ -119,7 +120,7 @@ func newCluster(t *testing.T, o options) *cluster {
 		}
 		args := append([]string{"--etcd", strings.Join(urls, ","), "--http", n.httpAddr,
 			"--node-id", n.id, "--lease-ttl", leaseTTL.String(), "--dev"}, o.nodeArgs...)
-		n.proc = start(t, "pink-node", args...)
+		n.Proc = start(t, "pink-node", args...)
 		c.nodes = append(c.nodes, n)
 	}
 	for _, n := range c.nodes {
@@ -136,11 +137,11 @@ func newCluster(t *testing.T, o options) *cluster {
 	etcdURLs := strings.Join(c.memberURLs(), ",")
 	for i := range 2 {
 		id := fmt.Sprintf("w%d", i)
-		c.workers = append(c.workers, &wproc{id: id, proc: startEnv(t, []string{"LEDGER_WORKER=" + id}, "pink-worker",
+		c.workers = append(c.workers, &wproc{id: id, Proc: startEnv(t, []string{"LEDGER_WORKER=" + id}, "pink-worker",
 			"--group", group, "--etcd", etcdURLs, "--id", id, "--allow-shell", "--shell-inherit-env",
 			"--lease-ttl", leaseTTL.String())})
 	}
-	c.workers = append(c.workers, &wproc{id: "w2", proc: startEnv(t, []string{"LEDGER_WORKER=w2"}, "sdkworker",
+	c.workers = append(c.workers, &wproc{id: "w2", Proc: startEnv(t, []string{"LEDGER_WORKER=w2"}, "sdkworker",
 		"--group", group, "--etcd", etcdURLs, "--id", "w2", "--ledger", c.ledger, "--lease-ttl", leaseTTL.String())})
 	c.waitWorkers(len(c.workers))
 	return c
@@ -171,7 +172,7 @@ func (c *cluster) worker(id string) *wproc {
 func (c *cluster) startEtcd(try int) bool {
 	t := c.t
 	for _, m := range c.members {
-		m.kill9()
+		m.Kill9()
 	}
 	c.members = nil
 	var initial []string
@@ -183,14 +184,14 @@ func (c *cluster) startEtcd(try int) bool {
 		initial = append(initial, m.name+"="+m.peerURL)
 	}
 	for _, m := range c.members {
-		m.proc = start(t, "etcdmember", "--name", m.name, "--data-dir", filepath.Join(c.dir, fmt.Sprintf("%s.%d", m.name, try)),
+		m.Proc = start(t, "etcdmember", "--name", m.name, "--data-dir", filepath.Join(c.dir, fmt.Sprintf("%s.%d", m.name, try)),
 			"--listen", m.clientURL, "--peer-listen", m.peerURL, "--initial-cluster", strings.Join(initial, ","),
 			"--cluster-state", "new", "--cluster-token", "pink-cluster-test", "--fast")
 	}
 	ok := true
 	for _, m := range c.members {
 		eventually(t, 60*time.Second, "etcd member "+m.name+" ready", func() bool {
-			if !m.alive() {
+			if !m.Alive() {
 				ok = false
 				return true
 			}
@@ -221,7 +222,7 @@ type readiness struct {
 
 func (n *pnode) ready() readiness {
 	var rd readiness
-	if !n.alive() {
+	if !n.Alive() {
 		return rd
 	}
 	_ = getJSON(n.httpAddr, "/readyz", 500*time.Millisecond, &rd)
@@ -258,7 +259,7 @@ func (c *cluster) leaderExcept(old *pnode) *pnode {
 
 // restartNode starts a node again with the same flags.
 func (c *cluster) restartNode(n *pnode) {
-	n.proc = start(c.t, "pink-node", n.args...)
+	n.Proc = start(c.t, "pink-node", n.Args...)
 	eventually(c.t, 60*time.Second, "node "+n.id+" ready again", func() bool { return n.ready().Ready })
 }
 

@@ -1,29 +1,24 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pink-scheduler/pink/internal/proctest"
 )
 
 // full runs the whole matrix: every scenario with several seeds.
 var full = flag.Bool("full", false, "run the full cluster fault matrix (make test-cluster)")
 
-// binDir holds the binaries built for this run; empty when skipped.
-var binDir string
+// runner starts the binaries built for this run; nil when skipped.
+var runner *proctest.Runner
 
 // enabled reports whether the cluster tests run at all.
 func enabled() bool { return *full || os.Getenv("PINK_CLUSTER") == "1" }
@@ -33,27 +28,22 @@ func TestMain(m *testing.M) {
 	if !enabled() {
 		os.Exit(m.Run()) // every test skips itself
 	}
-	dir, err := os.MkdirTemp("", "pink-cluster-bin-")
+	// PINK_BUILD_TAGS builds deliberately broken binaries, to show that the
+	// checks catch what they claim: PINK_BUILD_TAGS=pink_nofence disables
+	// fencing in the etcd adapter (adapters/etcd/nofence.go).
+	dir, err := proctest.Build(os.Getenv("PINK_BUILD_TAGS"),
+		"../../cmd/pink-node", "../../cmd/pink-worker", "./etcdmember", "./sdkworker")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binDir = dir
-	// PINK_BUILD_TAGS builds deliberately broken binaries, to show that the
-	// checks catch what they claim: PINK_BUILD_TAGS=pink_nofence disables
-	// fencing in the etcd adapter (adapters/etcd/nofence.go).
-	buildArgs := []string{"build"}
-	if tags := os.Getenv("PINK_BUILD_TAGS"); tags != "" {
-		buildArgs = append(buildArgs, "-tags", tags)
-	}
-	buildArgs = append(buildArgs, "-o", dir+"/", "../../cmd/pink-node", "../../cmd/pink-worker", "./etcdmember", "./sdkworker")
-	build := exec.Command("go", buildArgs...)
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build the binaries:", err)
-		_ = os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	runner = &proctest.Runner{Dir: dir, Grace: 10 * time.Second,
+		Env: []string{"PINK_LOG_LEVEL=debug", "PINK_ADMIN_PASSWORD=correct horse battery staple"},
+		// A failing scenario's logs are long: printed when asked for.
+		ShowOutput: func(t *testing.T) bool {
+			logs := os.Getenv("PINK_CLUSTER_LOGS")
+			return (t.Failed() && logs == "1") || logs == "all"
+		}}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
@@ -68,110 +58,22 @@ func skipUnlessEnabled(t *testing.T) {
 }
 
 // freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return proctest.FreePort(t) }
 
-// proc is a running binary with its combined output captured.
-type proc struct {
-	name string
-	args []string
-	env  []string
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan struct{}
-}
+// proc is a running binary (internal/proctest).
+type proc = proctest.Proc
 
-func (p *proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
-// Output returns what the process printed so far.
-func (p *proc) Output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
-
-// start runs a binary of binDir (or an absolute path) until the end of the
-// test, printing its output if the test failed.
+// start runs a binary built for this run (or an absolute path) until the
+// end of the test (SIGCONT, SIGTERM, then SIGKILL after 10 s).
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
-	return startEnv(t, nil, name, args...)
+	return runner.Start(t, name, args...)
 }
 
 // startEnv is start with variables added to the environment.
 func startEnv(t *testing.T, env []string, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, args: args, env: env, done: make(chan struct{})}
-	path := name
-	if !filepath.IsAbs(name) {
-		path = filepath.Join(binDir, name)
-	}
-	p.cmd = exec.Command(path, args...)
-	p.cmd.Stdout, p.cmd.Stderr = p, p
-	p.cmd.Env = append(append(os.Environ(), "PINK_LOG_LEVEL=debug", "PINK_ADMIN_PASSWORD=correct horse battery staple"), env...)
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.stop(10 * time.Second)
-		if logs := os.Getenv("PINK_CLUSTER_LOGS"); (t.Failed() && logs == "1") || logs == "all" {
-			t.Logf("---- %s %s output:\n%s", name, strings.Join(args, " "), p.Output())
-		}
-	})
-	return p
-}
-
-// alive reports whether the process has not exited.
-func (p *proc) alive() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// stop sends SIGCONT (in case it was stopped) and SIGTERM, waits up to
-// grace, then kills.
-func (p *proc) stop(grace time.Duration) {
-	if !p.alive() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGCONT)
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// kill9 kills the process the hard way and waits for it.
-func (p *proc) kill9() {
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-func (p *proc) signal(s syscall.Signal) { _ = p.cmd.Process.Signal(s) }
-
-// restart starts the same binary again with the same arguments and
-// environment (after it exited or was killed).
-func (p *proc) restart(t *testing.T) *proc {
-	t.Helper()
-	return startEnv(t, p.env, p.name, p.args...)
+	return runner.StartEnv(t, env, name, args...)
 }
 
 // getJSON GETs a path of addr and decodes the JSON body.

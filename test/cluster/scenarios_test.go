@@ -41,7 +41,7 @@ func leaderProxies(f *fault, set func(p *faultProxy)) {
 var scenarios = []scenario{
 	{name: "1-leader-kill9", inject: func(t *testing.T, c *cluster, _ *rand.Rand, f *fault) func() {
 		f.oldToken = c.latestToken()
-		f.oldLeader.kill9()
+		f.oldLeader.Kill9()
 		eventually(t, 30*time.Second, "a new leader", func() bool { return c.leaderExcept(f.oldLeader) != nil })
 		c.restartNode(f.oldLeader)
 		return nil
@@ -60,12 +60,12 @@ var scenarios = []scenario{
 		c.pauseCanary(f)
 		// Its next dispatch happens at the next second; let it be sent.
 		time.Sleep(time.Until(f.canaryAt.Truncate(time.Second).Add(time.Second + 200*time.Millisecond)))
-		f.oldLeader.signal(syscall.SIGSTOP)
+		f.oldLeader.Signal(syscall.SIGSTOP)
 		eventually(t, 30*time.Second, "a new leader", func() bool { return c.leaderExcept(f.oldLeader) != nil })
 		time.Sleep(time.Until(f.at.Add(cutOff)))
 		leaderProxies(f, func(p *faultProxy) { p.SetMode(modePass) })
 		time.Sleep(time.Second) // its late writes reach etcd while it is still stopped
-		f.oldLeader.signal(syscall.SIGCONT)
+		f.oldLeader.Signal(syscall.SIGCONT)
 		expectStoppedLeading(t, f.oldLeader, mark)
 		return nil
 	}},
@@ -98,13 +98,13 @@ var scenarios = []scenario{
 		victim := c.runningSlowRun()
 		f.at = time.Now()
 		w := c.worker(victim.WorkerID)
-		w.kill9()
+		w.Kill9()
 		eventually(t, 30*time.Second, "the killed worker's run failed over", func() bool {
 			r, err := c.store.GetRun(context.Background(), victim.ID)
 			return err == nil && r.Attempt >= 2
 		})
 		// The worker comes back (the sdk-tick job needs w2).
-		w.proc = w.restart(t)
+		w.Proc = w.Restart(t)
 		c.waitWorkers(len(c.workers))
 		return func() { c.expectFailedOver(victim) }
 	}},
@@ -116,7 +116,7 @@ var scenarios = []scenario{
 		f.at = time.Now()
 		w := c.worker(victim.WorkerID)
 		mark := len(w.Output())
-		w.signal(syscall.SIGSTOP)
+		w.Signal(syscall.SIGSTOP)
 		eventually(t, 30*time.Second, "the frozen worker's run failed over", func() bool {
 			r, err := c.store.GetRun(context.Background(), victim.ID)
 			return err == nil && r.Attempt >= 2
@@ -130,7 +130,7 @@ var scenarios = []scenario{
 			}
 			return false
 		})
-		w.signal(syscall.SIGCONT)
+		w.Signal(syscall.SIGCONT)
 		eventually(t, 30*time.Second, "the woken worker registered again", func() bool {
 			ws, _, err := c.store.ListWorkers(context.Background(), group)
 			if err != nil {
@@ -158,9 +158,9 @@ var scenarios = []scenario{
 	}},
 	{name: "9-etcd-member-kill9", inject: func(t *testing.T, c *cluster, rng *rand.Rand, f *fault) func() {
 		m := c.members[rng.IntN(len(c.members))]
-		m.kill9()
+		m.Kill9()
 		time.Sleep(3 * time.Second)
-		m.proc = m.restart(t)
+		m.Proc = m.Restart(t)
 		eventually(t, 60*time.Second, "etcd member "+m.name+" back", func() bool { return strings.Contains(m.Output(), "etcd ready") })
 		return nil
 	}},
@@ -168,11 +168,11 @@ var scenarios = []scenario{
 	// back on its data 2 s later: every fire of the outage is caught up.
 	{name: "10-etcd-cluster-restart", inject: func(t *testing.T, c *cluster, _ *rand.Rand, f *fault) func() {
 		for _, m := range c.members {
-			m.kill9()
+			m.Kill9()
 		}
 		time.Sleep(2 * time.Second)
 		for _, m := range c.members {
-			m.proc = m.restart(t)
+			m.Proc = m.Restart(t)
 		}
 		for _, m := range c.members {
 			eventually(t, 60*time.Second, "etcd member "+m.name+" back", func() bool { return strings.Contains(m.Output(), "etcd ready") })
@@ -188,7 +188,7 @@ var scenarios = []scenario{
 			}
 		}
 		for _, n := range order {
-			n.stop(15 * time.Second)
+			n.Stop(15 * time.Second)
 			c.restartNode(n)
 			time.Sleep(time.Second)
 		}
@@ -201,7 +201,7 @@ var scenarios = []scenario{
 		}
 		time.Sleep(8 * time.Second)
 		for _, h := range hogs {
-			h.kill9()
+			h.Kill9()
 		}
 		return nil
 	}},

@@ -4,120 +4,53 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
-)
 
-// binDir holds the binaries built for this run.
-var binDir string
+	"github.com/pink-scheduler/pink/internal/proctest"
+)
 
 // adminPassword is the first admin's password of every node started here.
 const adminPassword = "correct horse battery staple"
 
+// runner starts the binaries built for this run (TestMain).
+var runner *proctest.Runner
+
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pink-e2e-bin-")
+	dir, err := proctest.Build("", "../../cmd/pink-node", "../../cmd/pink-worker", "../../cmd/pink-api")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binDir = dir
-	build := exec.Command("go", "build", "-o", dir+"/", "../../cmd/pink-node", "../../cmd/pink-worker", "../../cmd/pink-api")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build the binaries:", err)
-		os.Exit(1)
-	}
+	runner = &proctest.Runner{Dir: dir, Grace: 15 * time.Second,
+		Env: []string{"PINK_LOG_LEVEL=debug", "PINK_ADMIN_PASSWORD=" + adminPassword}}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
 
+// proc is a running binary (internal/proctest).
+type proc = proctest.Proc
+
 // freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return proctest.FreePort(t) }
 
-// proc is a running binary with its combined output captured.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan struct{}
-}
-
-func (p *proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
-// Output returns what the process printed so far.
-func (p *proc) Output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
-
-// start runs a binary of binDir until the end of the test (SIGTERM, then
-// SIGKILL after 15 s), printing its output if the test failed.
+// start runs a binary built for this run until the end of the test
+// (SIGTERM, then SIGKILL after 15 s), printing its output if the test
+// failed.
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, done: make(chan struct{})}
-	p.cmd = exec.Command(filepath.Join(binDir, name), args...)
-	p.cmd.Stdout, p.cmd.Stderr = p, p
-	p.cmd.Env = append(os.Environ(), "PINK_LOG_LEVEL=debug", "PINK_ADMIN_PASSWORD="+adminPassword)
-	require.NoError(t, p.cmd.Start())
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.stop(15 * time.Second)
-		if t.Failed() {
-			t.Logf("---- %s %s output:\n%s", name, strings.Join(args, " "), p.Output())
-		}
-	})
-	return p
-}
-
-// stop sends SIGTERM and waits up to grace, then kills.
-func (p *proc) stop(grace time.Duration) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// kill9 kills the process the hard way and waits for it.
-func (p *proc) kill9() {
-	_ = p.cmd.Process.Kill()
-	<-p.done
+	return runner.Start(t, name, args...)
 }
 
 // node is a pink-node process with its embedded etcd.

@@ -3,7 +3,6 @@ package e2e
 import (
 	"net/http"
 	"net/http/cookiejar"
-	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -37,18 +36,10 @@ func TestGoAndPythonWorkersOnOneNode(t *testing.T) {
 
 	start(t, "pink-worker", "--group", "mixed", "--etcd", n.etcdURL, "--allow-shell", "--lease-ttl", "2s")
 	start(t, "pink-worker", "--group", "mixed", "--etcd", n.etcdURL, "--allow-shell", "--lease-ttl", "2s")
-	py := &proc{name: "python", done: make(chan struct{})}
-	py.cmd = exec.Command("python3", "../../examples/python/worker.py", "--url", base, "--group", "mixed", "--ttl", "2")
-	py.cmd.Env = append(os.Environ(), "PINK_WORKER_TOKEN="+secret)
-	py.cmd.Stdout, py.cmd.Stderr = py, py
-	require.NoError(t, py.cmd.Start())
-	go func() { _ = py.cmd.Wait(); close(py.done) }()
-	t.Cleanup(func() {
-		py.stop(15 * time.Second)
-		if t.Failed() {
-			t.Logf("---- python worker output:\n%s", py.Output())
-		}
-	})
+	python, err := exec.LookPath("python3")
+	require.NoError(t, err, "the Python worker needs python3")
+	runner.StartEnv(t, []string{"PINK_WORKER_TOKEN=" + secret}, python,
+		"../../examples/python/worker.py", "--url", base, "--group", "mixed", "--ttl", "2")
 
 	c := newClient(t, n)
 	require.Eventually(t, func() bool { return len(c.workers(t, "mixed")) == 3 }, 30*time.Second, 50*time.Millisecond,

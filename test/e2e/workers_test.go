@@ -94,7 +94,7 @@ func TestGoWorkersRunJobsAndSurviveAKill9(t *testing.T) {
 		victim, survivor = w2, "w-one"
 	}
 	killed := time.Now()
-	victim.kill9()
+	victim.Kill9()
 
 	var final domain.Run
 	require.Eventually(t, func() bool {
